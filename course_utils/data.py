@@ -1,0 +1,211 @@
+"""The course's data sets, checksum-verified, with typed columns and metadata.
+
+- :func:`load_stroke` -- 1,862 emergency stroke admissions from seven hospitals and
+  whether the patient received thrombolysis (``Clotbuster given``).
+- :func:`load_whas500` -- 500 heart-attack admissions from the Worcester Heart Attack
+  Study with follow-up survival.
+- :func:`load_veterans` -- 137 patients of a lung-cancer trial; small, good for quick tries.
+- :func:`load_csv` -- your own file, with object columns turned into categoricals.
+
+Each loader accepts ``return_metadata=True`` and then also returns the
+:class:`~course_utils.schema.Metadata` the course uses for that table.
+
+The stroke table keeps its one-hot groups (hospital, onset-time type, antiplatelet,
+anticoagulant, severity group, stroke type) as 0/1 columns, as published, and declares
+each group in the metadata; generators repair a group so each row has exactly one 1.
+Column names are kept exactly as in the source, typos included (``2+ comorbidotes``,
+``Co-mordity``, ``No stroke symtpoms``), so that the course's tables match other
+material built on the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from . import config
+from .schema import Metadata, infer_metadata
+
+CHECKSUMS: dict[str, str] = {
+    "hsma_stroke.csv": "8d77c2b035c92919df78aeb951b00a2ffd498354153cdbd1f023aa11f507bbdf",
+    "whas500.csv": "25897ee127500fa3bb4d96f366c18e9c6ede162c0f245e43e1bc41cf23103141",
+    "veterans.csv": "6891795a7f800baf35a70f2a7c33a83cbed61adbb06471f759ffbca1b97210fa",
+}
+
+STROKE_TARGET = "Clotbuster given"
+WHAS500_TARGET = "fstat"
+VETERANS_TARGET = "status"
+
+STROKE_GROUPS: dict[str, list[str]] = {
+    "Hospital": [f"Hosp_{i}" for i in range(1, 8)],
+    "Onset Time Known Type": [
+        "Onset Time Known Type_BE",
+        "Onset Time Known Type_NK",
+        "Onset Time Known Type_P",
+    ],
+    "Antiplatelet": ["Antiplatelet_0", "Antiplatelet_1", "Antiplatelet_NK"],
+    "Anticoag before stroke": [
+        "Anticoag before stroke_0",
+        "Anticoag before stroke_1",
+        "Anticoag before stroke_NK",
+    ],
+    "Stroke severity group": [
+        "Stroke severity group_1. No stroke symtpoms",
+        "Stroke severity group_2. Minor",
+        "Stroke severity group_3. Moderate",
+        "Stroke severity group_4. Moderate to severe",
+        "Stroke severity group_5. Severe",
+    ],
+    "Stroke Type": ["Stroke Type_I", "Stroke Type_PIH"],
+}
+
+# Clinical ranges of the stroke scores, wider than what this sample happens to show.
+_STROKE_BOUNDS = {"S2RankinBeforeStroke": (0, 5), "S2NihssArrival": (0, 42)}
+
+WHAS500_LABELS: dict[str, list[str]] = {
+    "gender": ["male", "female"],  # code 0, 1
+    "miord": ["first", "recurrent"],
+    "mitype": ["non Q-wave", "Q-wave"],
+}
+
+VETERANS_LEVELS: dict[str, list[str]] = {
+    "Celltype": ["squamous", "smallcell", "adeno", "large"],
+    "Prior_therapy": ["no", "yes"],
+    "Treatment": ["standard", "test"],
+}
+
+
+def sha256(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def data_path(filename: str) -> Path:
+    """Path of a shipped data file, after checking that it exists and is unaltered."""
+    if filename not in CHECKSUMS:
+        raise ValueError(f"unknown course data file {filename!r}; known: {sorted(CHECKSUMS)}")
+    path = Path(config.DATA_DIR) / filename
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"course data file {filename!r} is missing from {path.parent}. "
+            f"Restore it with `git checkout -- data/{filename}` (or re-clone the course), "
+            "or point COURSE_DATA_DIR at the folder that holds it."
+        )
+    digest = sha256(path)
+    if digest != CHECKSUMS[filename]:
+        raise ValueError(
+            f"course data file {path} has been altered (sha256 {digest[:12]}..., expected "
+            f"{CHECKSUMS[filename][:12]}...). Restore it with `git checkout -- data/{filename}`; "
+            "save your own edits under another name and read them with load_csv()."
+        )
+    return path
+
+
+def load_stroke(return_metadata: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, Metadata]:
+    """Stroke thrombolysis data: 1,862 rows x 51 integer columns; target ``Clotbuster given``.
+
+    All columns are integers: 0/1 flags, one-hot groups (see ``STROKE_GROUPS``), age in
+    years, modified Rankin score before the stroke (0-5), NIHSS total on arrival (0-42)
+    and its item scores.
+    """
+    df = pd.read_csv(data_path("hsma_stroke.csv")).astype("int64")
+    if not return_metadata:
+        return df
+    meta = infer_metadata(df, one_hot_groups=STROKE_GROUPS)
+    for name, bounds in _STROKE_BOUNDS.items():
+        meta = meta.update_column(name, bounds=bounds)
+    return df, meta
+
+
+def load_whas500(return_metadata: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, Metadata]:
+    """Worcester Heart Attack Study, 500 rows x 16 columns; outcome ``fstat`` (1 = died).
+
+    ``gender``, ``miord`` and ``mitype`` are categoricals with readable labels; the
+    other 0/1 flags stay integers; ``bmi`` is continuous; the rest are integers.
+    """
+    df = pd.read_csv(data_path("whas500.csv"))
+    for col, labels in WHAS500_LABELS.items():
+        df[col] = pd.Categorical.from_codes(df[col].astype(int), categories=labels)
+    df["bmi"] = df["bmi"].astype(float)
+    if not return_metadata:
+        return df
+    return df, infer_metadata(df)
+
+
+def load_veterans(return_metadata: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, Metadata]:
+    """Veterans' lung cancer trial, 137 rows x 8 columns; outcome ``status`` (1 = died)."""
+    df = pd.read_csv(data_path("veterans.csv"))
+    for col, levels in VETERANS_LEVELS.items():
+        df[col] = pd.Categorical(df[col], categories=levels)
+    if not return_metadata:
+        return df
+    return df, infer_metadata(df)
+
+
+def load_csv(
+    path: str | Path,
+    categorical: list[str] | None = None,
+    return_metadata: bool = False,
+    **read_csv_kwargs,
+) -> pd.DataFrame | tuple[pd.DataFrame, Metadata]:
+    """Read your own CSV: text columns (and those named in ``categorical``) become categoricals.
+
+    The file is only read, never written. Raises a clear error for a missing or empty
+    file and for a column named in ``categorical`` that the file lacks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        df = pd.read_csv(path, **read_csv_kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: no header and no rows") from None
+    if len(df) == 0:
+        raise ValueError(f"{path} has a header but no rows")
+    for col in categorical or []:
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} named in categorical= is not in {path.name}")
+    for col in df.columns:
+        if col in (categorical or []) or df[col].dtype == object:
+            df[col] = df[col].astype("category")
+    if not return_metadata:
+        return df
+    return df, infer_metadata(df)
+
+
+def train_holdout_split(
+    df: pd.DataFrame,
+    test_size: float = 0.3,
+    stratify: str | None = None,
+    random_state: int | None = config.SEED,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a table into a training part (for the generator) and a holdout it never sees.
+
+    Split before you synthesise: every evaluation compares synthetic rows with the
+    holdout. ``stratify`` names a column whose class shares both parts keep. Both
+    parts get a fresh 0..n-1 index.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    if len(df) < 2:
+        raise ValueError(f"need at least 2 rows to split, got {len(df)}")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a fraction between 0 and 1, got {test_size}")
+    strat = None
+    if stratify is not None:
+        if stratify not in df.columns:
+            raise ValueError(f"stratify column {stratify!r} is not in the table")
+        strat = df[stratify]
+        if strat.isna().any():
+            raise ValueError(f"stratify column {stratify!r} has missing values")
+        if strat.value_counts().min() < 2:
+            raise ValueError(f"stratify column {stratify!r} has a class with fewer than 2 rows")
+    train, holdout = train_test_split(df, test_size=test_size, stratify=strat, random_state=random_state)
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)

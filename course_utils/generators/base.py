@@ -1,0 +1,268 @@
+"""The contract every generator in the course keeps.
+
+A generator follows scikit-learn's conventions: hyper-parameters are keywords of
+``__init__``, learning happens in ``fit``, fitted attributes end in ``_``, and
+``random_state`` makes results reproducible. Generators add ``sample(n)``::
+
+    gen = SomeSynthesizer(random_state=0)
+    gen.fit(train_df)                      # metadata inferred when not given
+    synth = gen.sample(1_000)              # same columns, dtypes and categories
+    synth_af = gen.sample(200, conditions={"afb": 1})   # where supported
+
+Subclasses implement ``_fit(df)`` and ``_sample(n, conditions, rng)``; this class does
+the checking (bad input gives a ``ValueError`` naming the column and the problem), the
+bookkeeping (metadata, column order, dtypes) and the repair of what comes out
+(dtypes restored, integers rounded, values clipped to their bounds, one row of each
+one-hot group set to 1).
+"""
+
+from __future__ import annotations
+
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from ..config import check_random_state
+from ..schema import Metadata, infer_metadata, validate
+
+
+def check_table(df: Any, what: str = "training table") -> pd.DataFrame:
+    """Reject what no generator can learn from, with a message that names the problem."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"the {what} must be a pandas DataFrame, got {type(df).__name__}")
+    if df.shape[1] == 0:
+        raise ValueError(f"the {what} has no columns")
+    if len(df) == 0:
+        raise ValueError(f"the {what} is empty (0 rows)")
+    if df.columns.duplicated().any():
+        raise ValueError(f"the {what} has duplicate column names: {list(df.columns[df.columns.duplicated()])}")
+    for col in df.columns:
+        s = df[col]
+        if s.isna().all():
+            raise ValueError(f"column {col!r} of the {what}: every value is missing; drop the column")
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            v = s.dropna().to_numpy(dtype=float)
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"column {col!r} of the {what}: contains infinite values")
+    return df
+
+
+def repair_frame(df: pd.DataFrame, metadata: Metadata, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """Make generated values valid for their column kind and restore the training dtypes.
+
+    Integers and binaries are rounded; numeric values clipped to their bounds;
+    categoricals restricted to the training categories (anything else becomes missing);
+    each one-hot group keeps exactly one 1 (its largest value).
+    """
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for name, spec in metadata.columns.items():
+        col = df[name].reset_index(drop=True)
+        dtype = dtypes[name]
+        if spec.kind in ("continuous", "integer", "binary"):
+            v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            if spec.kind != "continuous":
+                v = np.round(v)
+            if spec.bounds is not None:
+                v = np.clip(v, spec.bounds[0], spec.bounds[1])
+            out[name] = _cast_numeric(v, dtype)
+        elif spec.kind == "categorical":
+            cats = list(spec.categories or [])
+            col = col.where(col.isin(cats))
+            if isinstance(dtype, pd.CategoricalDtype):
+                out[name] = pd.Categorical(col, categories=dtype.categories, ordered=dtype.ordered)
+            else:
+                out[name] = col.astype(dtype) if not col.isna().any() else col.astype(object)
+        else:  # datetime
+            v = pd.to_datetime(col)
+            if spec.bounds is not None:
+                v = v.clip(spec.bounds[0], spec.bounds[1])
+            out[name] = v.astype(dtype)
+    for members in metadata.one_hot_groups.values():
+        block = out[members].to_numpy(dtype=float)
+        block = np.nan_to_num(block, nan=-np.inf)
+        onehot = np.zeros_like(block)
+        onehot[np.arange(len(block)), block.argmax(axis=1)] = 1
+        for j, m in enumerate(members):
+            out[m] = _cast_numeric(onehot[:, j], dtypes[m])
+    return out
+
+
+def _cast_numeric(v: np.ndarray, dtype: Any) -> pd.Series | np.ndarray:
+    if pd.api.types.is_bool_dtype(dtype):
+        if np.isnan(v).any():
+            return pd.array(np.where(np.isnan(v), None, v > 0.5), dtype="boolean")
+        return v > 0.5
+    if pd.api.types.is_integer_dtype(dtype):
+        if np.isnan(v).any():
+            return pd.array(np.where(np.isnan(v), None, v).tolist(), dtype="Int64")
+        return v.astype(dtype)
+    return v.astype(dtype) if dtype != object else v
+
+
+class Synthesizer(ABC):
+    """Base class for every generator: ``fit(df, metadata=None)`` then ``sample(n)``.
+
+    Subclasses set ``supports_conditions = True`` when ``sample`` can fix column
+    values; the others raise ``NotImplementedError`` when given ``conditions``.
+    Fitted attributes: ``metadata_``, ``columns_``, ``dtypes_``, ``n_train_``.
+    """
+
+    supports_conditions: bool = False
+    handles_missing: bool = True
+
+    def __init__(self, random_state: int | None = None, verbose: bool = True):
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- the contract -----------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
+        """Learn from ``df``; infer the metadata when it is not given. Returns ``self``."""
+        check_table(df)
+        if metadata is None:
+            metadata = infer_metadata(df)
+        elif not isinstance(metadata, Metadata):
+            raise TypeError(f"metadata must be a course_utils Metadata, got {type(metadata).__name__}")
+        validate(df, metadata)
+        if not self.handles_missing:
+            na = df.columns[df.isna().any()].tolist()
+            if na:
+                raise ValueError(
+                    f"{type(self).__name__} cannot learn from missing values; column(s) {na} "
+                    "have some. Impute or drop them first."
+                )
+        self.metadata_ = metadata.copy()
+        self.columns_ = list(metadata.names)
+        self.dtypes_ = {c: df[c].dtype for c in self.columns_}
+        self.n_train_ = len(df)
+        self.missing_rate_ = {c: float(df[c].isna().mean()) for c in self.columns_}
+        self._rng = check_random_state(self.random_state)
+        self._fit(df[self.columns_].reset_index(drop=True))
+        return self
+
+    def sample(
+        self,
+        n: int,
+        conditions: Mapping[str, Any] | None = None,
+        random_state: int | None = None,
+    ) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows with the training table's columns and dtypes.
+
+        ``conditions`` fixes column values (``{"gender": "female"}``) where the
+        generator supports it. ``random_state`` makes this one call reproducible on
+        its own; otherwise the generator's own random stream moves on, so repeated
+        calls give new rows and a fitted generator with a fixed seed gives the same
+        sequence of samples every time.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+        n = int(n)
+        conditions = self._check_conditions(conditions)
+        rng = self._rng if random_state is None else check_random_state(random_state)
+        if n == 0:
+            return self._empty()
+        raw = self._sample(n, conditions, rng)
+        if list(raw.columns) != self.columns_:
+            raw = raw[self.columns_]
+        out = repair_frame(raw, self.metadata_, self.dtypes_)
+        for col, value in (conditions or {}).items():
+            if not (out[col] == value).all():
+                raise RuntimeError(f"{type(self).__name__} did not honour the condition on {col!r}")
+        return out
+
+    def fit_sample(self, df: pd.DataFrame, n: int | None = None, metadata: Metadata | None = None) -> pd.DataFrame:
+        """Fit, then sample ``n`` rows (default: as many as the training table)."""
+        return self.fit(df, metadata).sample(len(df) if n is None else n)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted generator to ``path`` (pickle). Refuses to overwrite a non-generator file."""
+        self._check_fitted()
+        path = Path(path)
+        if path.exists() and path.stat().st_size > 0:
+            try:
+                with open(path, "rb") as fh:
+                    old = pickle.load(fh)
+            except Exception:
+                old = None
+            if not isinstance(old, Synthesizer):
+                raise FileExistsError(f"{path} exists and is not a saved generator; choose another path")
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(self, fh)
+        tmp.replace(path)
+        return path
+
+    @staticmethod
+    def load(path: str | Path) -> Synthesizer:
+        """Read a generator written by :meth:`save` (only load files you trust: it is pickle)."""
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh)
+        if not isinstance(obj, Synthesizer):
+            raise TypeError(f"{path} does not hold a course generator (found {type(obj).__name__})")
+        return obj
+
+    # -- for subclasses ---------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, df: pd.DataFrame) -> None:
+        """Learn from a validated table whose columns are ``self.columns_``."""
+
+    @abstractmethod
+    def _sample(self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator) -> pd.DataFrame:
+        """Return ``n`` rows (any numeric dtype is fine: the base class repairs them)."""
+
+    # -- helpers ----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "metadata_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(train_df) before sample()"
+            )
+
+    def _check_conditions(self, conditions: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if not conditions:
+            return None
+        if not isinstance(conditions, Mapping):
+            raise TypeError("conditions must be a dict of {column: value}")
+        for col, value in conditions.items():
+            if col not in self.metadata_:
+                raise ValueError(f"condition on unknown column {col!r}; columns are {self.columns_}")
+            spec = self.metadata_[col]
+            if spec.kind == "categorical" and value not in (spec.categories or []):
+                raise ValueError(
+                    f"condition {col!r}={value!r}: not a category of this column; "
+                    f"allowed: {list(spec.categories or [])}"
+                )
+            if spec.kind == "binary" and value not in (0, 1, True, False):
+                raise ValueError(f"condition {col!r}={value!r}: a binary column takes 0 or 1")
+            if spec.kind in ("continuous", "integer") and spec.bounds is not None:
+                if not (spec.bounds[0] <= value <= spec.bounds[1]):
+                    raise ValueError(f"condition {col!r}={value!r}: outside the bounds {spec.bounds}")
+        if not self.supports_conditions:
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot sample with conditions; sample more rows and "
+                "filter them, or use a generator that supports conditions (e.g. CART)"
+            )
+        return dict(conditions)
+
+    def _empty(self) -> pd.DataFrame:
+        return repair_frame(
+            pd.DataFrame({c: pd.Series([], dtype=object) for c in self.columns_}),
+            self.metadata_,
+            self.dtypes_,
+        )
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` keywords and their current values."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self" and hasattr(self, p)}
