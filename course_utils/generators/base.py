@@ -102,7 +102,7 @@ def _cast_numeric(v: np.ndarray, dtype: Any) -> pd.Series | np.ndarray:
         if np.isnan(v).any():
             return pd.array(np.where(np.isnan(v), None, v).tolist(), dtype="Int64")
         return v.astype(dtype)
-    return v.astype(dtype) if dtype != object else v
+    return v if pd.api.types.is_object_dtype(dtype) else v.astype(dtype)
 
 
 class Synthesizer(ABC):

@@ -1,0 +1,386 @@
+"""A reversible transform between a patient table and a numeric matrix.
+
+Models learn from numbers; clinicians read tables. :class:`TabularTransformer` turns a
+mixed-type DataFrame into a float32 matrix (or a torch tensor) and turns model output
+back into a table with the original columns, dtypes and categories.
+
+Encodings, column by column:
+
+- continuous, integer and datetime columns: one number each, scaled by the chosen
+  ``continuous`` method: ``"standard"`` (z-score), ``"minmax"`` (to [0, 1]),
+  ``"quantile"`` (to normal scores through the empirical CDF: skewed and multi-modal
+  shapes become a standard normal, which neural networks find easy) or ``"boxcox"``
+  (Box-Cox on the shifted values, then min-max). Datetimes are counted in days.
+- binary columns: one 0/1 number.
+- categorical columns: a one-hot block; a one-hot group declared in the metadata
+  (several 0/1 columns that encode one variable) is one block as well.
+- missing values: a numeric or binary column that may be missing gets a 0/1 indicator
+  column after its value; a categorical gets an extra "missing" level in its block.
+
+``layout_`` says which output slice belongs to which column and of what kind, so a
+model can apply a softmax to each one-hot block (``activate``) and a loss per kind.
+
+Decoding (``inverse_transform``) takes the argmax of each block, or samples from it
+with ``sample=True``; integers are rounded and every number is clipped to the bounds
+in the metadata. On its own output the round trip is exact for categorical, binary and
+integer columns and exact up to float32 precision for continuous ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+from sklearn.exceptions import NotFittedError
+
+from .config import check_random_state
+from .generators.base import repair_frame
+from .schema import Metadata, infer_metadata, validate
+
+CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
+_DAY_NS = 86_400 * 10**9
+_EPS = 1e-6  # keeps normal scores finite at the ends of the empirical CDF
+
+
+@dataclass(frozen=True)
+class Span:
+    """One slice ``[start, end)`` of the encoded matrix.
+
+    ``column`` is the table column (or the one-hot group name); ``kind`` is
+    ``numeric``, ``binary``, ``onehot`` or ``missing`` (the indicator of a nullable
+    column); ``columns`` lists the table columns the slice encodes; ``levels`` the
+    one-hot levels in order (categories, or group members).
+    """
+
+    column: str
+    start: int
+    end: int
+    kind: str
+    columns: tuple[str, ...]
+    levels: tuple[Any, ...] = ()
+
+    @property
+    def width(self) -> int:
+        return self.end - self.start
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.end)
+
+
+class _Scaler:
+    """Scale one numeric column; fitted on its non-missing values."""
+
+    def __init__(self, method: str):
+        self.method = method
+
+    def fit(self, x: np.ndarray) -> _Scaler:
+        x = np.asarray(x, dtype=float)
+        self.min_, self.max_ = float(x.min()), float(x.max())
+        if self.method == "standard":
+            self.mean_ = float(x.mean())
+            sd = float(x.std())
+            self.scale_ = sd if sd > 0 else 1.0
+        elif self.method == "minmax":
+            self.scale_ = self.max_ - self.min_ or 1.0
+        elif self.method == "quantile":
+            knots, counts = np.unique(x, return_counts=True)
+            cdf = np.cumsum(counts) / counts.sum()
+            mid = cdf - counts / counts.sum() / 2  # mid-rank of each distinct value
+            self.knots_ = knots
+            self.scores_ = stats.norm.ppf(np.clip(mid, _EPS, 1 - _EPS))
+        elif self.method == "boxcox":
+            shifted = x - self.min_ + 1.0
+            if np.ptp(shifted) == 0:
+                self.lambda_ = 1.0
+            else:
+                self.lambda_ = float(stats.boxcox_normmax(shifted, method="mle"))
+            y = special.boxcox(shifted, self.lambda_)
+            self.ymin_, self.yscale_ = float(y.min()), float(np.ptp(y)) or 1.0
+        else:
+            raise ValueError(f"unknown continuous method {self.method!r}; use one of {CONTINUOUS_METHODS}")
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if self.method == "standard":
+            return (x - self.mean_) / self.scale_
+        if self.method == "minmax":
+            return (x - self.min_) / self.scale_
+        if self.method == "quantile":
+            if len(self.knots_) == 1:
+                return np.zeros_like(x)
+            return np.interp(x, self.knots_, self.scores_)
+        shifted = np.maximum(x - self.min_ + 1.0, 1e-9)
+        return (special.boxcox(shifted, self.lambda_) - self.ymin_) / self.yscale_
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        if self.method == "standard":
+            return z * self.scale_ + self.mean_
+        if self.method == "minmax":
+            return z * self.scale_ + self.min_
+        if self.method == "quantile":
+            if len(self.knots_) == 1:
+                return np.full_like(z, self.knots_[0])
+            return np.interp(z, self.scores_, self.knots_)
+        y = z * self.yscale_ + self.ymin_
+        if self.lambda_ != 0:
+            # outside the Box-Cox range the inverse is undefined; stay at its edge
+            y = np.maximum(y, -1.0 / self.lambda_ + 1e-9) if self.lambda_ > 0 else np.minimum(y, -1.0 / self.lambda_ - 1e-9)
+        return special.inv_boxcox(y, self.lambda_) + self.min_ - 1.0
+
+
+def _time_resolution(values: pd.Series) -> int:
+    """The coarsest of day, hour, minute, second, nanosecond dividing every timestamp."""
+    ns = values.astype("int64").to_numpy()
+    for step in (_DAY_NS, 3600 * 10**9, 60 * 10**9, 10**9):
+        if np.all(ns % step == 0):
+            return step
+    return 1
+
+
+class TabularTransformer:
+    """DataFrame <-> float32 matrix, with an exact inverse.
+
+    Args:
+        continuous: scaling of numeric columns: ``standard``, ``minmax``,
+            ``quantile`` (default) or ``boxcox``; a dict ``{column: method}`` sets it
+            per column (unlisted columns use ``standard``).
+        random_state: seed for ``inverse_transform(..., sample=True)`` when the call
+            gives none.
+
+    Fitted attributes: ``metadata_``, ``layout_`` (list of :class:`Span`),
+    ``output_dim_``, ``columns_``, ``dtypes_``.
+    """
+
+    def __init__(self, continuous: str | dict[str, str] = "quantile", random_state: int | None = None):
+        self.continuous = continuous
+        self.random_state = random_state
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> TabularTransformer:
+        """Learn the encoding of each column of ``df``."""
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if len(df) == 0:
+            raise ValueError("cannot fit a transformer on an empty table")
+        metadata = infer_metadata(df) if metadata is None else metadata
+        validate(df, metadata)
+        if isinstance(self.continuous, str) and self.continuous not in CONTINUOUS_METHODS:
+            raise ValueError(f"unknown continuous method {self.continuous!r}; use one of {CONTINUOUS_METHODS}")
+        self.metadata_ = metadata.copy()
+        self.columns_ = metadata.names
+        self.dtypes_ = {c: df[c].dtype for c in self.columns_}
+        self.scalers_: dict[str, _Scaler] = {}
+        self.fill_: dict[str, float] = {}
+        self.resolution_: dict[str, int] = {}
+        layout: list[Span] = []
+        pos = 0
+        done_groups: set[str] = set()
+        for name, spec in metadata.columns.items():
+            if spec.group is not None:
+                if spec.group in done_groups:
+                    continue
+                members = tuple(metadata.one_hot_groups[spec.group])
+                layout.append(Span(spec.group, pos, pos + len(members), "onehot", members, members))
+                pos += len(members)
+                done_groups.add(spec.group)
+                continue
+            col = df[name]
+            if spec.kind == "categorical":
+                levels = tuple(spec.categories or ()) + ((None,) if spec.nullable else ())
+                layout.append(Span(name, pos, pos + len(levels), "onehot", (name,), levels))
+                pos += len(levels)
+                continue
+            if spec.kind == "binary":
+                layout.append(Span(name, pos, pos + 1, "binary", (name,)))
+                self.fill_[name] = 0.0
+            else:
+                values = self._numbers(col, spec.kind).dropna().to_numpy()
+                if spec.kind == "datetime":
+                    self.resolution_[name] = _time_resolution(pd.to_datetime(col.dropna()))
+                method = self._method_for(name)
+                self.scalers_[name] = _Scaler(method).fit(values)
+                self.fill_[name] = float(np.median(values))
+                layout.append(Span(name, pos, pos + 1, "numeric", (name,)))
+            pos += 1
+            if spec.nullable:
+                layout.append(Span(name, pos, pos + 1, "missing", (name,)))
+                pos += 1
+        self.layout_ = layout
+        self.output_dim_ = pos
+        return self
+
+    def _method_for(self, name: str) -> str:
+        if isinstance(self.continuous, dict):
+            method = self.continuous.get(name, "standard")
+            if method not in CONTINUOUS_METHODS:
+                raise ValueError(f"column {name!r}: unknown continuous method {method!r}")
+            return method
+        return self.continuous
+
+    @staticmethod
+    def _numbers(col: pd.Series, kind: str) -> pd.Series:
+        if kind == "datetime":
+            values = pd.to_datetime(col)
+            out = pd.Series(values.astype("int64").astype(float) / _DAY_NS, index=col.index)
+            return out.where(values.notna())
+        return pd.to_numeric(col, errors="raise").astype(float)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "layout_"):
+            raise NotFittedError("this TabularTransformer is not fitted yet; call fit(df) first")
+
+    # -- encoding ---------------------------------------------------------------------
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Encode ``df`` (same columns as at fit) as a float32 matrix of ``output_dim_`` columns."""
+        self._check_fitted()
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        validate(df, self.metadata_, check_bounds=False)
+        out = np.zeros((len(df), self.output_dim_), dtype=np.float32)
+        for span in self.layout_:
+            if span.kind == "onehot" and len(span.columns) > 1:  # a declared one-hot group
+                out[:, span.slice] = df[list(span.columns)].to_numpy(dtype=np.float32)
+            elif span.kind == "onehot":
+                col = df[span.column]
+                levels = list(span.levels)
+                codes = np.full(len(df), -1)
+                for j, level in enumerate(levels):
+                    codes[(col.isna() if level is None else (col == level)).to_numpy()] = j
+                out[np.arange(len(df)), span.start + codes] = 1.0
+            elif span.kind == "missing":
+                out[:, span.start] = df[span.column].isna().to_numpy(dtype=np.float32)
+            else:
+                spec = self.metadata_[span.column]
+                x = self._numbers(df[span.column], spec.kind).fillna(self.fill_[span.column]).to_numpy()
+                if span.kind == "numeric":
+                    x = self.scalers_[span.column].transform(x)
+                out[:, span.start] = x
+        return out
+
+    def fit_transform(self, df: pd.DataFrame, metadata: Metadata | None = None) -> np.ndarray:
+        """``fit`` then ``transform``."""
+        return self.fit(df, metadata).transform(df)
+
+    def transform_tensor(self, df: pd.DataFrame, device: Any = None):
+        """Like :meth:`transform`, as a float32 torch tensor (on ``device`` if given)."""
+        import torch
+
+        t = torch.from_numpy(self.transform(df))
+        return t.to(device) if device is not None else t
+
+    # -- decoding ---------------------------------------------------------------------
+    def inverse_transform(
+        self, X: Any, sample: bool = False, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
+        """Decode a matrix (NumPy array or torch tensor) back into a table.
+
+        Each one-hot block becomes the level with the largest value, or with
+        ``sample=True`` a level drawn with probabilities proportional to the block's
+        (non-negative) values; binary and missing indicators are thresholded at 0.5
+        (or drawn as Bernoulli with that probability). Integers are rounded and every
+        number clipped to its bounds; the result has the training columns and dtypes.
+        """
+        self._check_fitted()
+        X = self._as_array(X)
+        rng = check_random_state(self.random_state if random_state is None else random_state) if sample else None
+        n = len(X)
+        cols: dict[str, Any] = {}
+        for span in self.layout_:
+            block = X[:, span.slice]
+            if span.kind == "onehot":
+                idx = self._choose(block, rng)
+                if len(span.columns) > 1:
+                    for j, member in enumerate(span.columns):
+                        cols[member] = (idx == j).astype(float)
+                else:
+                    levels = np.array(span.levels, dtype=object)
+                    cols[span.column] = levels[idx]
+            elif span.kind == "missing":
+                miss = self._flip(block[:, 0], rng)
+                values = np.asarray(cols[span.column], dtype=object if self.metadata_[span.column].kind == "datetime" else float)
+                values = values.copy()
+                values[miss] = np.nan if values.dtype != object else None
+                cols[span.column] = values
+            elif span.kind == "binary":
+                cols[span.column] = self._flip(block[:, 0], rng).astype(float)
+            else:
+                spec = self.metadata_[span.column]
+                x = self.scalers_[span.column].inverse(block[:, 0].astype(float))
+                if spec.kind == "datetime":
+                    # float32 keeps about a minute of precision on today's dates: round
+                    # back to the finest unit the training dates used (often whole days)
+                    step = self.resolution_[span.column]
+                    ns = np.round(x * _DAY_NS / step).astype("int64") * step
+                    x = pd.to_datetime(ns).to_numpy(dtype=object)
+                cols[span.column] = x
+        frame = pd.DataFrame({c: cols[c] for c in self.columns_}, index=pd.RangeIndex(n))
+        for c in self.columns_:
+            if self.metadata_[c].kind == "datetime":
+                frame[c] = pd.to_datetime(frame[c])
+        return repair_frame(frame, self.metadata_, self.dtypes_)
+
+    @staticmethod
+    def _as_array(X: Any) -> np.ndarray:
+        if hasattr(X, "detach"):
+            X = X.detach().cpu().numpy()
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(f"expected a 2-D matrix, got shape {X.shape}")
+        return X
+
+    @staticmethod
+    def _choose(block: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        if rng is None:
+            return block.argmax(axis=1)
+        p = np.clip(np.nan_to_num(block, nan=0.0), 0, None)
+        totals = p.sum(axis=1, keepdims=True)
+        p = np.where(totals > 0, p / np.where(totals > 0, totals, 1), 1.0 / block.shape[1])
+        u = rng.random((len(block), 1))
+        return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), block.shape[1] - 1)
+
+    @staticmethod
+    def _flip(p: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        if rng is None:
+            return p > 0.5
+        return rng.random(len(p)) < np.clip(p, 0, 1)
+
+    # -- helpers for models -----------------------------------------------------------
+    def onehot_spans(self) -> list[Span]:
+        """The one-hot blocks (categoricals and declared groups)."""
+        self._check_fitted()
+        return [s for s in self.layout_ if s.kind == "onehot"]
+
+    def activate(self, logits):
+        """Turn raw model output (torch tensor) into values the decoder understands.
+
+        Softmax over each one-hot block, sigmoid for binary and missing indicators,
+        identity for numeric columns. Use it on a decoder's or generator's output.
+        """
+        import torch
+
+        self._check_fitted()
+        parts = []
+        for span in self.layout_:
+            block = logits[:, span.start : span.end]
+            if span.kind == "onehot":
+                parts.append(torch.softmax(block, dim=1))
+            elif span.kind in ("binary", "missing"):
+                parts.append(torch.sigmoid(block))
+            else:
+                parts.append(block)
+        return torch.cat(parts, dim=1)
+
+    def describe_layout(self) -> pd.DataFrame:
+        """The layout as a table: column, kind, start, end, width, levels."""
+        self._check_fitted()
+        return pd.DataFrame(
+            [
+                {"column": s.column, "kind": s.kind, "start": s.start, "end": s.end,
+                 "width": s.width, "levels": list(s.levels) if s.levels else None}
+                for s in self.layout_
+            ]
+        )

@@ -1,0 +1,49 @@
+"""Shared fixtures: small course tables, and one torch thread per test worker."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("COURSE_FAST", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from course_utils.config import configure_threads  # noqa: E402
+
+configure_threads()
+
+
+@pytest.fixture(scope="session")
+def veterans() -> pd.DataFrame:
+    from course_utils.data import load_veterans
+
+    return load_veterans()
+
+
+@pytest.fixture(scope="session")
+def whas500() -> pd.DataFrame:
+    from course_utils.data import load_whas500
+
+    return load_whas500()
+
+
+@pytest.fixture(scope="session")
+def stroke():
+    from course_utils.data import load_stroke
+
+    return load_stroke(return_metadata=True)
+
+
+def with_missing(df: pd.DataFrame, columns: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """A copy of ``df`` with a share of values blanked in each named column."""
+    rng = np.random.default_rng(seed)
+    out = df.copy()
+    for col, share in columns.items():
+        mask = rng.random(len(out)) < share
+        if pd.api.types.is_integer_dtype(out[col].dtype):
+            out[col] = out[col].astype(float)
+        out.loc[mask, col] = np.nan
+    return out
