@@ -1,0 +1,246 @@
+"""Checks for lesson 02 (SMOTE), used by ``solutions/02_smote.ipynb``.
+
+The exercise works on the stroke thrombolysis table split as
+``train_holdout_split(df, test_size=0.25, stratify="Clotbuster given", random_state=SEED)``;
+checks that need the data rebuild that split themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import SEED
+from . import CheckFailed, register
+
+TEST_SIZE = 0.25
+METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity")
+
+
+@lru_cache(maxsize=1)
+def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The exercise's train and holdout parts of the stroke table, and its metadata."""
+    from ..data import STROKE_TARGET, load_stroke, train_holdout_split
+
+    df, meta = load_stroke(return_metadata=True)
+    train, holdout = train_holdout_split(df, test_size=TEST_SIZE, stratify=STROKE_TARGET, random_state=SEED)
+    return train, holdout, meta
+
+
+def make_model():
+    """The exercise's classifier: standardised features, then logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def holdout_metrics(model: Any, holdout: pd.DataFrame, target: str) -> dict[str, float]:
+    """Accuracy, ROC AUC, sensitivity and specificity of a fitted model on ``holdout``."""
+    from sklearn.metrics import roc_auc_score
+
+    y = holdout[target].to_numpy()
+    p = model.predict_proba(holdout.drop(columns=target))[:, 1]
+    pred = (p >= 0.5).astype(int)
+    return {
+        "accuracy": float((pred == y).mean()),
+        "roc_auc": float(roc_auc_score(y, p)),
+        "sensitivity": float(pred[y == 1].mean()),
+        "specificity": float(1 - pred[y == 0].mean()),
+    }
+
+
+# -- 1. one SMOTE step -----------------------------------------------------------------------
+@register("02.smote_step", target="smote_point", points=1,
+          hint="Step 4: new = row + fraction * (neighbour - row); fraction 0 gives the row, 1 the neighbour.")
+def smote_step(func: Any) -> None:
+    """``smote_point(row, neighbour, fraction)`` returns row + fraction * (neighbour - row)."""
+    if not callable(func):
+        raise CheckFailed(f"smote_point should be a function, found {type(func).__name__}")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        row, nb = rng.normal(size=4) * 10, rng.normal(size=4) * 10
+        f = float(rng.random())
+        keep = row.copy(), nb.copy()
+        got = np.asarray(func(row, nb, f), dtype=float)
+        if got.shape != row.shape:
+            raise CheckFailed(f"expected a point of shape {row.shape}, found shape {got.shape}")
+        if not (np.array_equal(row, keep[0]) and np.array_equal(nb, keep[1])):
+            raise CheckFailed("smote_point changed its inputs; return a new array instead")
+        want = row + f * (nb - row)
+        if not np.allclose(got, want):
+            raise CheckFailed(f"for fraction {f:.2f} expected {np.round(want, 3)}, found {np.round(got, 3)}")
+
+
+# -- 2. imbalanced-learn's totals -----------------------------------------------------------
+@register("02.totals", target="totals", points=1,
+          hint="imbalanced-learn wants the TOTAL per class after resampling: real rows + new rows.")
+def totals(obj: Any) -> None:
+    """``totals`` asks imbalanced-learn for real + 2 x real rows per class of the exercise's train."""
+    from ..data import STROKE_TARGET
+
+    train, _, _ = exercise_split()
+    counts = train[STROKE_TARGET].value_counts()
+    if not isinstance(obj, dict):
+        raise CheckFailed(f"expected a dict {{class: total}}, found {type(obj).__name__}")
+    want = {int(c): int(3 * n) for c, n in counts.items()}
+    got = {int(k): int(v) for k, v in obj.items()}
+    if set(got) != set(want):
+        raise CheckFailed(f"expected one entry per class {sorted(want)}, found classes {sorted(got)}")
+    for c in want:
+        if got[c] == 2 * counts[c]:
+            raise CheckFailed(f"class {c}: {got[c]} is the number of NEW rows; imbalanced-learn counts "
+                              "the real rows too")
+        if got[c] != want[c]:
+            raise CheckFailed(f"class {c}: expected a total of {want[c]}, found {got[c]}")
+
+
+# -- 3. one-hot repair -----------------------------------------------------------------------
+@register("02.onehot_repair", target="repair_group", points=1,
+          hint="Per row, put the 1 in the column with the largest value (argmax) and 0 elsewhere.")
+def onehot_repair(func: Any) -> None:
+    """``repair_group(block)`` puts a single 1 at each row's argmax, same columns and index."""
+    if not callable(func):
+        raise CheckFailed(f"repair_group should be a function, found {type(func).__name__}")
+    rng = np.random.default_rng(1)
+    cols = [f"Hosp_{i}" for i in range(1, 8)]
+    raw = rng.dirichlet(np.full(7, 0.3), size=200) * rng.uniform(0.5, 1.2, size=(200, 1))
+    block = pd.DataFrame(raw, columns=cols, index=rng.permutation(np.arange(500, 700)))
+    original = block.copy()
+    got = func(block)
+    if not isinstance(got, pd.DataFrame):
+        raise CheckFailed(f"expected a DataFrame, found {type(got).__name__}")
+    if not block.equals(original):
+        raise CheckFailed("repair_group changed the block it was given; return a new frame")
+    if list(got.columns) != cols or not got.index.equals(block.index):
+        raise CheckFailed("return the same columns and the same index (row labels) as the input")
+    values = got.to_numpy(dtype=float)
+    if not np.isin(values, (0, 1)).all():
+        raise CheckFailed("every value should be 0 or 1")
+    sums = values.sum(axis=1)
+    if not (sums == 1).all():
+        raise CheckFailed(f"{int((sums != 1).sum())} of {len(sums)} rows do not have exactly one 1")
+    if not (values.argmax(axis=1) == raw.argmax(axis=1)).all():
+        raise CheckFailed("the 1 should sit in the column with the largest raw value")
+
+
+# -- 4. the closeness filter -----------------------------------------------------------------
+def closeness_case(seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A small real table and synthetic rows near it, with labels unrelated to positions."""
+    rng = np.random.default_rng(seed)
+    real = pd.DataFrame({"Age": rng.integers(40, 95, 250), "S2NihssArrival": rng.integers(0, 30, 250),
+                         "Male": rng.integers(0, 2, 250)})
+    synth = real.sample(300, replace=True, random_state=seed).reset_index(drop=True).astype(float)
+    # Continuous jitter makes ties impossible; 20 rows stay exact copies of real patients.
+    moved = np.arange(300) >= 20
+    synth.loc[moved, "Age"] += rng.uniform(-8, 8, moved.sum())
+    synth.loc[moved, "S2NihssArrival"] = (synth.loc[moved, "S2NihssArrival"]
+                                          + rng.uniform(-2, 2, moved.sum())).clip(0, 42)
+    synth.index = pd.Index(rng.permutation(np.arange(2000, 2300)))
+    return real, synth
+
+
+@register("02.closeness", target="drop_closest", points=2,
+          hint="Drop exact copies, then the closest share; keep each distance with its own row "
+               "(a Series indexed like the synthetic rows), never re-order and attach by position.")
+def closeness(func: Any) -> None:
+    """``drop_closest`` keeps the same rows as ``closeness_filter``, whatever the row order."""
+    from ..generators.smote import closeness_filter
+
+    if not callable(func):
+        raise CheckFailed(f"drop_closest should be a function, found {type(func).__name__}")
+    real, synth = closeness_case()
+    want = set(closeness_filter(real, synth, share=0.1).index)
+    for name, rows in (("in the given order", synth), ("after shuffling", synth.sample(frac=1.0, random_state=5))):
+        got = func(real, rows.copy(), 0.1)
+        if not isinstance(got, pd.DataFrame):
+            raise CheckFailed(f"expected the kept rows as a DataFrame, found {type(got).__name__}")
+        kept = set(got.index)
+        if not kept <= set(synth.index):
+            raise CheckFailed("the kept rows must keep their original index labels")
+        if len(kept) != len(want):
+            raise CheckFailed(f"{name}: expected {len(want)} rows kept, found {len(kept)}")
+        if kept != want:
+            wrong = len(kept - want)
+            raise CheckFailed(f"{name}: {wrong} of the kept rows should have been removed (and as many "
+                              "removed rows kept); check how distances are attached to rows")
+
+
+# -- 5. split first, then synthesise ---------------------------------------------------------
+@register("02.split_first", target="synthetic_train", points=2,
+          hint="Fit SMOTE on `train` only: the holdout must stay unseen by the generator.")
+def split_first(obj: Any) -> None:
+    """``synthetic_train``: repaired SMOTE rows made from train only (the holdout stays unseen)."""
+    from ..data import STROKE_TARGET
+    from ..generators.smote import nearest_real_distance
+    from ..schema import validate
+
+    train, holdout, meta = exercise_split()
+    if not isinstance(obj, pd.DataFrame):
+        raise CheckFailed(f"expected a DataFrame of synthetic rows, found {type(obj).__name__}")
+    if list(obj.columns) != list(train.columns):
+        raise CheckFailed("the synthetic rows should have the training table's columns, in order")
+    if len(obj) != len(train):
+        raise CheckFailed(f"expected {len(train)} synthetic rows (as many as train), found {len(obj)}")
+    try:
+        validate(obj, meta)
+    except ValueError as exc:
+        raise CheckFailed(f"the rows are not repaired: {exc}") from None
+    want = train[STROKE_TARGET].value_counts().sort_index()
+    got = obj[STROKE_TARGET].value_counts().reindex(want.index, fill_value=0)
+    if (abs(got - want) > 2).any():
+        raise CheckFailed(f"class counts {got.to_dict()} should match train's {want.to_dict()}")
+    copies = float((nearest_real_distance(train, obj) == 0).mean())
+    if copies > 0.5:
+        raise CheckFailed(f"{copies:.0%} of the rows are copies of training rows: synthesise, don't copy")
+    # Rows made from the holdout sit as close to it as to the training rows.
+    d_hold = nearest_real_distance(obj, holdout).median()
+    d_train = nearest_real_distance(obj, train).median()
+    if d_hold < 2 * d_train:
+        raise CheckFailed(
+            f"holdout patients lie as close to the synthetic rows (median {d_hold:.2f}) as training "
+            f"patients do ({d_train:.2f}): the generator saw the holdout (SMOTE before the split)"
+        )
+
+
+# -- 6. real-trained vs synthetic-trained on the same holdout --------------------------------
+@register("02.utility", target="results", points=2,
+          hint="Train make_model() on train and on synthetic_train; score both on the SAME real holdout "
+               "with predicted probabilities for ROC AUC.")
+def utility(obj: Any) -> None:
+    """``results``: real- and synthetic-trained metrics on the same real holdout."""
+    from ..data import STROKE_TARGET
+
+    train, holdout, _ = exercise_split()
+    if not isinstance(obj, pd.DataFrame):
+        raise CheckFailed(f"expected a DataFrame, found {type(obj).__name__}")
+    missing = [r for r in ("real", "synthetic") if r not in obj.index]
+    if missing:
+        raise CheckFailed(f"expected rows 'real' and 'synthetic' in the index; missing {missing}")
+    cols = [c for c in METRICS if c not in obj.columns]
+    if cols:
+        raise CheckFailed(f"expected columns {list(METRICS)}; missing {cols}")
+    table = obj.loc[["real", "synthetic"], list(METRICS)].astype(float)
+    if not ((table >= 0) & (table <= 1)).all().all():
+        raise CheckFailed("every metric should lie between 0 and 1")
+    model = make_model().fit(train.drop(columns=STROKE_TARGET), train[STROKE_TARGET])
+    want = holdout_metrics(model, holdout, STROKE_TARGET)
+    for m in METRICS:
+        if abs(table.loc["real", m] - want[m]) > 0.01:
+            raise CheckFailed(f"real-trained {m}: expected about {want[m]:.3f} on the holdout, "
+                              f"found {table.loc['real', m]:.3f}")
+    y = holdout[STROKE_TARGET]
+    n1, n0 = int((y == 1).sum()), int((y == 0).sum())
+    syn = table.loc["synthetic"]
+    implied = (syn["sensitivity"] * n1 + syn["specificity"] * n0) / (n0 + n1)
+    if abs(implied - syn["accuracy"]) > 0.003:
+        raise CheckFailed("synthetic row: accuracy does not match sensitivity and specificity on the "
+                          "holdout's class counts (was it scored on another test set, or are "
+                          "sensitivity and specificity swapped?)")
+    if not (want["roc_auc"] - 0.10 <= syn["roc_auc"] <= want["roc_auc"] + 0.04):
+        raise CheckFailed(f"synthetic-trained ROC AUC {syn['roc_auc']:.3f} is implausible next to the "
+                          f"real-trained {want['roc_auc']:.3f}")
