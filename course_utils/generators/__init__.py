@@ -2,5 +2,10 @@
 
 from .base import Synthesizer, check_table, repair_frame
 from .baselines import IndependentMarginals
+from .baselines import NoisyCopies as NoisyCopies
+from .cart import CARTSynthesizer as CARTSynthesizer
+from .copula import GaussianCopula as GaussianCopula
+from .smote import SMOTESynthesizer as SMOTESynthesizer
+from .vae import VAESynthesizer as VAESynthesizer
 
 __all__ = ["Synthesizer", "IndependentMarginals", "check_table", "repair_frame"]

@@ -1,0 +1,127 @@
+"""Checks for lesson 05 (sequential CART), used by ``solutions/05_sequential_cart.ipynb``.
+
+The exercise works on WHAS500 split as
+``train_holdout_split(df, stratify="fstat", random_state=SEED)`` (70% train, 30%
+holdout); checks that need the data rebuild that split themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import SEED
+from . import CheckFailed, register
+
+DCR_WINDOW = (0.40, 0.60)
+"""Accepted mean DCR share closer to train (over the seeds below) for ``05.leaf_size``."""
+DCR_SEEDS = (0, 1, 2)
+MAX_LEAF = 50
+"""Beyond this a tree fitted on 350 rows has only a handful of leaves: relations blur."""
+
+
+@lru_cache(maxsize=1)
+def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The exercise's train and holdout parts of WHAS500, and its metadata."""
+    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
+
+    df, meta = load_whas500(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
+    return train, holdout, meta
+
+
+def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
+    """Mean DCR share closer to train of CART with this leaf size, one training-size sample per seed."""
+    from ..evaluation.privacy import dcr
+    from ..generators import CARTSynthesizer
+
+    train, holdout, meta = exercise_split()
+    shares = []
+    for seed in seeds:
+        synth = CARTSynthesizer(min_samples_leaf=leaf_size, random_state=seed).fit(train, meta).sample(len(train))
+        shares.append(dcr(train, synth, holdout, meta).share_closer_to_train)
+    return float(np.mean(shares))
+
+
+# -- 1. a visit order that starts with the outcome ------------------------------------------------
+@register("05.visit_order", target="cart_ordered", points=1,
+          hint="Pass visit_sequence (listed columns come first, the rest follow) and fit on train only.")
+def visit_order(gen: Any) -> None:
+    """A CARTSynthesizer fitted on the training split whose visit order starts fstat, lenfol."""
+    from ..generators import CARTSynthesizer
+
+    if not isinstance(gen, CARTSynthesizer):
+        raise CheckFailed(f"expected a CARTSynthesizer, found {type(gen).__name__}")
+    if not hasattr(gen, "visit_sequence_"):
+        raise CheckFailed("the generator is not fitted yet: call .fit(train, meta)")
+    train, _, _ = exercise_split()
+    if gen.n_train_ != len(train):
+        raise CheckFailed(
+            f"fit on the training split ({len(train)} rows); this generator saw {gen.n_train_} rows"
+            + (": the holdout must stay unseen" if gen.n_train_ > len(train) else "")
+        )
+    order = gen.visit_sequence_
+    if order[:2] != ["fstat", "lenfol"]:
+        raise CheckFailed(f"the visit order should start with ['fstat', 'lenfol'], it starts with {order[:2]}")
+    if sorted(order) != sorted(train.columns):
+        raise CheckFailed("every column of WHAS500 should be in the visit order")
+
+
+# -- 2. a leaf size with DCR share near 0.5 -------------------------------------------------------
+@register("05.leaf_size", target="leaf_size", points=1,
+          hint="Try 1, 2, 5, 10, 20: the DCR share closer to train falls towards 0.5 as leaves grow.")
+def leaf_size(obj: Any) -> None:
+    """A whole leaf size of at most 50 whose mean DCR share closer to train is 0.40-0.60."""
+    if isinstance(obj, bool) or not isinstance(obj, int | np.integer):
+        raise CheckFailed(f"leaf_size should be a whole number of rows, found {obj!r}")
+    obj = int(obj)
+    if obj < 1:
+        raise CheckFailed(f"a leaf holds at least 1 row, found {obj}")
+    if obj > MAX_LEAF:
+        raise CheckFailed(
+            f"with {obj} rows per leaf a tree fitted on 350 rows has at most {max(350 // obj, 1)} "
+            "leaf/leaves: the DCR share is safe but the relations between columns blur; choose "
+            f"a size of at most {MAX_LEAF} that is safe"
+        )
+    share = dcr_share(obj)
+    low, high = DCR_WINDOW
+    if share > high:
+        raise CheckFailed(
+            f"with min_samples_leaf={obj} the DCR share closer to train is {share:.2f} (mean of 3 "
+            f"seeds): synthetic rows sit closer to training patients than new patients do; aim for "
+            f"{low:.2f}-{high:.2f}"
+        )
+    if share < low:
+        raise CheckFailed(f"a DCR share of {share:.2f} is surprisingly low; expected {low:.2f}-{high:.2f}")
+
+
+# -- 3. a subgroup by conditional sampling --------------------------------------------------------
+@register("05.subgroup", target="women", points=1,
+          hint="Fit with visit_sequence=['gender'] and sample(n, conditions={'gender': 'female'}).")
+def subgroup(obj: Any) -> None:
+    """At least 200 synthetic (not copied) women whose ages were drawn given gender."""
+    train, _, _ = exercise_split()
+    if not isinstance(obj, pd.DataFrame):
+        raise CheckFailed(f"expected a DataFrame of synthetic patients, found {type(obj).__name__}")
+    if list(obj.columns) != list(train.columns):
+        raise CheckFailed("expected the WHAS500 columns in their original order")
+    if len(obj) < 200:
+        raise CheckFailed(f"sample at least 200 women, found {len(obj)} rows")
+    if not (obj["gender"] == "female").all():
+        raise CheckFailed(f"every row should be a woman; found {int((obj['gender'] != 'female').sum())} others")
+    keys = pd.util.hash_pandas_object(train.astype(str), index=False)
+    copied = pd.util.hash_pandas_object(obj.astype(str), index=False).isin(set(keys)).mean()
+    if copied > 0.5:
+        raise CheckFailed(f"{copied:.0%} of the rows are training patients: these are real women, not synthetic ones")
+    real = train.loc[train["gender"] == "female", "age"].mean()
+    overall = train["age"].mean()
+    got = obj["age"].mean()
+    if abs(got - real) > 2.5:
+        raise CheckFailed(
+            f"mean age {got:.1f}; real women in the training split average {real:.1f} (everyone: "
+            f"{overall:.1f}). Were the other columns drawn given gender, or was gender overwritten "
+            "after sampling?"
+        )

@@ -1,0 +1,230 @@
+"""A Gaussian copula: exact marginals, joined by one correlation matrix.
+
+Sklar's theorem splits a joint distribution into its marginals and a *copula* that
+holds the dependence. The Gaussian copula assumes that dependence is that of a
+multivariate normal:
+
+1. **To normal scores.** Each column ``x`` is mapped to ``z = Phi^-1(F(x))`` with ``F``
+   its empirical CDF. Ties (integers, and every category) are spread out at random
+   over their CDF step: a value whose step covers ``[F(x-), F(x)]`` gets
+   ``u = F(x-) + V * (F(x) - F(x-))`` with ``V ~ Uniform(0, 1)``, so ``u`` is exactly
+   uniform and ``z`` exactly standard normal. For a categorical column this maps each
+   category to its own interval of the normal scale, of width equal to its frequency,
+   which is what SDV's ``GaussianCopula`` does with its categorical transformer; here
+   the categories keep the order of the metadata (SDV sorts them by frequency). A
+   one-hot group is one categorical variable.
+2. **Correlation.** The correlation matrix of the normal scores, corrected for the
+   coarseness of discrete columns (a binary column's scores carry only part of the
+   latent normal's information, so their raw correlations are too small; each is
+   divided by the two columns' *reliabilities*, a first-order polychoric correction)
+   and repaired to be positive definite. A missing value gets a score of 0 (the
+   median) and the reliability accounts for it.
+3. **Sampling.** Draw ``z ~ N(0, R)``, set ``u = Phi(z)`` and invert each marginal:
+   continuous and datetime columns by linear interpolation between the sorted
+   training values (so new values lie between observed ones, within the observed
+   range), integers and categories by the step CDF (only observed values). Missing
+   values are then set independently at each column's training rate.
+
+What it keeps: every marginal, and monotone pairwise association (rank correlation).
+What it loses: non-linear and non-monotone relations, interactions, and any
+dependence between categories beyond "higher code goes with higher z". It cannot fix
+column values at sample time (``supports_conditions = False``): sample and filter.
+
+Source: Sklar (1959); Patki, Wedge and Veeramachaneni (2016), "The Synthetic Data
+Vault", IEEE DSAA (the SDV Gaussian copula).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from .base import Synthesizer
+
+# Keep u away from 0 and 1, where the normal quantile is infinite.
+_EPS = 1e-9
+
+
+class _Marginal:
+    """The empirical distribution of one variable's observed values, as a step CDF."""
+
+    def __init__(self, name: str, kind: str, codes: np.ndarray, missing_rate: float):
+        self.name = name
+        self.kind = kind
+        self.missing_rate = missing_rate
+        observed = codes[~np.isnan(codes)]
+        self.support, counts = np.unique(observed, return_counts=True)
+        p = counts / counts.sum()
+        self.cdf = np.cumsum(p)
+        self.cdf[-1] = 1.0
+        self.cdf_left = self.cdf - p
+        # For continuous columns: the sorted values at their mid-rank probabilities.
+        self.sorted = np.sort(observed)
+        self.grid = (np.arange(len(self.sorted)) + 0.5) / len(self.sorted)
+
+    def reliability(self) -> float:
+        """Share of a normal score's variance that the observed value explains.
+
+        A value only says in which interval ``[a, b]`` of the normal scale its score lies;
+        the part of the score it determines is ``E[Z | a < Z < b]``. The variance of that
+        conditional mean is 1 for continuous values and less for coarse ones (2/pi for an
+        even binary). Scores of coarse columns correlate less than their latent normals
+        do, by this factor per column, which :func:`_nearest_correlation` undoes.
+        """
+        a, b = ndtri(np.clip(self.cdf_left, 0, 1)), ndtri(np.clip(self.cdf, 0, 1))
+        width = self.cdf - self.cdf_left
+        mean = (_pdf(a) - _pdf(b)) / np.maximum(width, _EPS)
+        return float(np.sum(width * mean**2))
+
+    def to_uniform(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Randomised probability integral transform (NaN where the value is missing)."""
+        u = np.full(len(codes), np.nan)
+        seen = ~np.isnan(codes)
+        k = np.searchsorted(self.support, codes[seen])
+        u[seen] = self.cdf_left[k] + rng.random(int(seen.sum())) * (self.cdf[k] - self.cdf_left[k])
+        return u
+
+    def from_uniform(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF: interpolated for continuous values, the step CDF otherwise."""
+        if self.kind in ("continuous", "datetime") and len(self.sorted) > 1:
+            return np.interp(u, self.grid, self.sorted)
+        k = np.minimum(np.searchsorted(self.cdf, u, side="left"), len(self.support) - 1)
+        return self.support[k]
+
+
+class GaussianCopula(Synthesizer):
+    """Gaussian copula with empirical marginals (see the module docstring for the method).
+
+    Args:
+        random_state: seed (int), ``numpy.random.Generator`` or ``None``.
+        verbose: kept for the shared contract (nothing to report: fitting is one pass).
+
+    Fitted attributes: ``correlation_`` (DataFrame: correlation of the normal scores,
+    one row and column per column or one-hot group) and ``marginals_`` (variable ->
+    its empirical marginal, with ``support`` and ``cdf`` arrays).
+    """
+
+    supports_conditions = False
+
+    def __init__(self, random_state: int | None = None, verbose: bool = True):
+        super().__init__(random_state=random_state, verbose=verbose)
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        meta = self.metadata_
+        groups = meta.one_hot_groups
+        member_of = {m: g for g, ms in groups.items() for m in ms}
+        self.variables_: list[str] = []
+        for col in self.columns_:
+            name = member_of.get(col, col)
+            if name not in self.variables_:
+                self.variables_.append(name)
+        self.marginals_: dict[str, _Marginal] = {}
+        scores = np.zeros((len(df), len(self.variables_)))
+        reliability = np.ones(len(self.variables_))
+        for j, name in enumerate(self.variables_):
+            kind = "group" if name in groups else meta[name].kind
+            codes = self._encode(df, name, kind)
+            marginal = _Marginal(name, kind, codes, float(np.isnan(codes).mean()))
+            self.marginals_[name] = marginal
+            u = marginal.to_uniform(codes, self._rng)
+            scores[:, j] = np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
+            reliability[j] = marginal.reliability() * (1 - marginal.missing_rate)
+        self.correlation_ = pd.DataFrame(
+            _nearest_correlation(scores, reliability),
+            index=self.variables_,
+            columns=self.variables_,
+        )
+        self._chol = np.linalg.cholesky(self.correlation_.to_numpy())
+
+    def _encode(self, df: pd.DataFrame, name: str, kind: str) -> np.ndarray:
+        if kind == "group":
+            return (
+                df[self.metadata_.one_hot_groups[name]]
+                .to_numpy(dtype=float)
+                .argmax(axis=1)
+                .astype(float)
+            )
+        s = df[name]
+        if kind == "categorical":
+            codes = pd.Categorical(s, categories=self.metadata_[name].categories).codes.astype(
+                float
+            )
+            codes[codes < 0] = np.nan
+            return codes
+        if kind == "datetime":
+            values = pd.to_datetime(s).astype("datetime64[ns]")
+            out = values.to_numpy().astype("int64").astype(float)
+            out[values.isna().to_numpy()] = np.nan
+            return out
+        return pd.to_numeric(
+            s.astype("float") if kind == "binary" else s, errors="coerce"
+        ).to_numpy(dtype=float)
+
+    def _sample(
+        self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        z = rng.standard_normal((n, len(self.variables_))) @ self._chol.T
+        u = np.clip(ndtr(z), _EPS, 1 - _EPS)
+        out: dict[str, Any] = {}
+        for j, name in enumerate(self.variables_):
+            marginal = self.marginals_[name]
+            values = marginal.from_uniform(u[:, j]).astype(float)
+            if marginal.missing_rate > 0:
+                values[rng.random(n) < marginal.missing_rate] = np.nan
+            if marginal.kind == "group":
+                for k, m in enumerate(self.metadata_.one_hot_groups[name]):
+                    out[m] = (values == k).astype(float)
+            elif marginal.kind == "categorical":
+                labels = np.array(
+                    list(self.metadata_[name].categories or []) + [None], dtype=object
+                )
+                out[name] = labels[np.where(np.isnan(values), len(labels) - 1, values).astype(int)]
+            elif marginal.kind == "datetime":
+                dt = (
+                    np.where(np.isnan(values), 0, np.round(values))
+                    .astype("int64")
+                    .astype("datetime64[ns]")
+                )
+                dt[np.isnan(values)] = np.datetime64("NaT")
+                out[name] = dt
+            else:
+                out[name] = values
+        return pd.DataFrame(out)[self.columns_]
+
+
+def _pdf(z: np.ndarray) -> np.ndarray:
+    return np.where(
+        np.isfinite(z), np.exp(-0.5 * np.nan_to_num(z, posinf=0, neginf=0) ** 2), 0.0
+    ) / np.sqrt(2 * np.pi)
+
+
+def _nearest_correlation(
+    scores: np.ndarray, reliability: np.ndarray, floor: float = 1e-6
+) -> np.ndarray:
+    """Latent correlation matrix of normal ``scores``, made positive definite.
+
+    The second moments of the scores are divided by the product of the two columns'
+    reliabilities (a first-order polyserial / polychoric correction, see
+    :meth:`_Marginal.reliability`); without it a binary column's correlations would come
+    out about 2/pi times too small. Constant columns get no correlation; negative or
+    tiny eigenvalues (collinear columns) are raised to ``floor`` and the result rescaled
+    to a unit diagonal, so the Cholesky factor exists.
+    """
+    p = scores.shape[1]
+    R = np.eye(p)
+    live = reliability > 1e-6
+    if live.sum() > 1:
+        s = scores[:, live] - scores[:, live].mean(axis=0)
+        C = s.T @ s / len(s)
+        rel = reliability[live]
+        R[np.ix_(live, live)] = np.clip(C / np.outer(rel, rel), -0.999, 0.999)
+    np.fill_diagonal(R, 1.0)
+    w, V = np.linalg.eigh((R + R.T) / 2)
+    R = (V * np.maximum(w, floor)) @ V.T
+    d = np.sqrt(np.diag(R))
+    R = R / d[:, None] / d[None, :]
+    np.fill_diagonal(R, 1.0)
+    return R
