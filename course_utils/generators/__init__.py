@@ -5,6 +5,7 @@ from .baselines import IndependentMarginals
 from .baselines import NoisyCopies as NoisyCopies
 from .cart import CARTSynthesizer as CARTSynthesizer
 from .copula import GaussianCopula as GaussianCopula
+from .gan import GANSynthesizer as GANSynthesizer
 from .smote import SMOTESynthesizer as SMOTESynthesizer
 from .vae import VAESynthesizer as VAESynthesizer
 
