@@ -37,8 +37,7 @@ from scipy import special, stats
 from sklearn.exceptions import NotFittedError
 
 from .config import check_random_state
-from .generators.base import repair_frame
-from .schema import Metadata, infer_metadata, validate
+from .schema import Metadata, infer_metadata, repair_frame, validate
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
 _DAY_NS = 86_400 * 10**9

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,9 +117,21 @@ def run_check(check_id: str, obj: Any, **context: Any) -> CheckResult:
     return CheckResult(check_id, True, "correct", spec.points, spec.points, spec.hint, "passed")
 
 
-def check(check_id: str, obj: Any, **context: Any) -> bool:
-    """Check a learner's answer; print ✅ or ❌ with a hint; record and return the verdict."""
-    result = run_check(check_id, obj, **context)
+def check(check_id: str, obj: Any, **context: Any) -> None:
+    """Check a learner's answer; print ✅ or ❌ with a hint; record the verdict in ``RESULTS``.
+
+    Returns nothing, so a notebook shows only the verdict line under the check cell
+    (``RESULTS[check_id].passed`` holds the outcome).
+
+    Never raises: an unknown id or a broken check module is reported as ❌ so that the
+    rest of the notebook still runs.
+    """
+    try:
+        result = run_check(check_id, obj, **context)
+    except Exception as exc:  # unknown id, a check module that fails to import, ...
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        result = CheckResult(check_id, False, f"this check could not run: {last}", 0.0, 0.0,
+                             "", "error")
     RESULTS[check_id] = result
     if result.passed:
         print(f"✅ {check_id}: correct")
@@ -127,10 +139,36 @@ def check(check_id: str, obj: Any, **context: Any) -> bool:
         print(f"❌ {check_id}: {result.message}")
         if result.hint:
             print(f"   hint: {result.hint}")
-    return result.passed
+
+
+MISSING_MESSAGE = (
+    "variable `{target}` is not defined at the end of the notebook: was it deleted, renamed, "
+    "or did its cell fail before assigning it?"
+)
+
+
+def run_lesson(
+    lesson: str, namespace: Mapping[str, Any], *, hidden: bool = True
+) -> list[CheckResult]:
+    """Run every check of a lesson against the variables in ``namespace`` (e.g. ``globals()``).
+
+    Each check receives ``namespace[spec.target]``; a target that is absent gives a
+    failed result with status ``"missing"``. ``hidden=False`` skips the grader-only
+    checks (what a learner's self-check runs). Never raises for a learner's answer.
+    """
+    results = []
+    for spec in load_lesson(lesson):
+        if spec.hidden and not hidden:
+            continue
+        if spec.target not in namespace:
+            results.append(CheckResult(spec.id, False, MISSING_MESSAGE.format(target=spec.target),
+                                       0.0, spec.points, spec.hint, "missing"))
+            continue
+        results.append(run_check(spec.id, namespace[spec.target]))
+    return results
 
 
 __all__ = [
     "CheckFailed", "CheckResult", "CheckSpec", "REGISTRY", "RESULTS",
-    "check", "get_check", "load_lesson", "register", "run_check",
+    "check", "get_check", "load_lesson", "register", "run_check", "run_lesson",
 ]

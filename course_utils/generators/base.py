@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from ..config import check_random_state
-from ..schema import Metadata, infer_metadata, validate
+from ..schema import Metadata, infer_metadata, repair_frame, validate
 
 
 def check_table(df: Any, what: str = "training table") -> pd.DataFrame:
@@ -51,58 +51,6 @@ def check_table(df: Any, what: str = "training table") -> pd.DataFrame:
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"column {col!r} of the {what}: contains infinite values")
     return df
-
-
-def repair_frame(df: pd.DataFrame, metadata: Metadata, dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    """Make generated values valid for their column kind and restore the training dtypes.
-
-    Integers and binaries are rounded; numeric values clipped to their bounds;
-    categoricals restricted to the training categories (anything else becomes missing);
-    each one-hot group keeps exactly one 1 (its largest value).
-    """
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for name, spec in metadata.columns.items():
-        col = df[name].reset_index(drop=True)
-        dtype = dtypes[name]
-        if spec.kind in ("continuous", "integer", "binary"):
-            v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-            if spec.kind != "continuous":
-                v = np.round(v)
-            if spec.bounds is not None:
-                v = np.clip(v, spec.bounds[0], spec.bounds[1])
-            out[name] = _cast_numeric(v, dtype)
-        elif spec.kind == "categorical":
-            cats = list(spec.categories or [])
-            col = col.where(col.isin(cats))
-            if isinstance(dtype, pd.CategoricalDtype):
-                out[name] = pd.Categorical(col, categories=dtype.categories, ordered=dtype.ordered)
-            else:
-                out[name] = col.astype(dtype) if not col.isna().any() else col.astype(object)
-        else:  # datetime
-            v = pd.to_datetime(col)
-            if spec.bounds is not None:
-                v = v.clip(spec.bounds[0], spec.bounds[1])
-            out[name] = v.astype(dtype)
-    for members in metadata.one_hot_groups.values():
-        block = out[members].to_numpy(dtype=float)
-        block = np.nan_to_num(block, nan=-np.inf)
-        onehot = np.zeros_like(block)
-        onehot[np.arange(len(block)), block.argmax(axis=1)] = 1
-        for j, m in enumerate(members):
-            out[m] = _cast_numeric(onehot[:, j], dtypes[m])
-    return out
-
-
-def _cast_numeric(v: np.ndarray, dtype: Any) -> pd.Series | np.ndarray:
-    if pd.api.types.is_bool_dtype(dtype):
-        if np.isnan(v).any():
-            return pd.array(np.where(np.isnan(v), None, v > 0.5), dtype="boolean")
-        return v > 0.5
-    if pd.api.types.is_integer_dtype(dtype):
-        if np.isnan(v).any():
-            return pd.array(np.where(np.isnan(v), None, v).tolist(), dtype="Int64")
-        return v.astype(dtype)
-    return v if pd.api.types.is_object_dtype(dtype) else v.astype(dtype)
 
 
 class Synthesizer(ABC):

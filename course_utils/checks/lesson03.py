@@ -1,0 +1,246 @@
+"""Checks for lesson 03 (evaluating fidelity and utility), used by ``solutions/03_fidelity_utility.ipynb``.
+
+The exercises work on WHAS500 split as
+``train_holdout_split(df, stratify="fstat", random_state=SEED)`` (350 training and
+150 holdout patients) and on a Gaussian copula fitted to the training part with
+``random_state=SEED``; the checks rebuild both themselves (a copula fits in a few
+hundredths of a second and samples deterministically for a given seed).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import SEED
+from . import CheckFailed, register
+
+TARGET = "fstat"
+EXACT_TOL = 1e-6
+"""Tolerance for values that follow from counting (KS, TV): any correct method gives the same digits."""
+PMSE_RTOL = 0.02
+"""Relative tolerance for the pMSE (the propensity model is an unpenalised logistic fit)."""
+AUC_TOL = 0.002
+"""Absolute tolerance for the AUCs of the TSTR exercise (rank statistics of a logistic fit)."""
+
+COPIER = "C"
+"""The copying generator in the table of exercise 5 (see :func:`copier_table`)."""
+
+
+@lru_cache(maxsize=1)
+def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The exercise's train and holdout parts of WHAS500, and its metadata."""
+    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
+
+    df, meta = load_whas500(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
+    return train, holdout, meta
+
+
+@lru_cache(maxsize=2)
+def exercise_synthetic(n: int | None = None) -> pd.DataFrame:
+    """``n`` rows (default: as many as the training part) from the exercise's Gaussian copula."""
+    from ..generators import GaussianCopula
+
+    train, _, meta = exercise_split()
+    gen = GaussianCopula(random_state=SEED, verbose=False).fit(train, meta)
+    return gen.sample(len(train) if n is None else n)
+
+
+def copier_table() -> pd.DataFrame:
+    """The score table of exercise 5: four anonymous generators and the real holdout.
+
+    Means over four seeds on WHAS500: fidelity, detection and DCR on tables of 150 rows
+    (the holdout's size) against the 350 training patients, TSTR with a logistic model
+    trained on 350 synthetic rows and scored on the holdout: A = Gaussian copula, B = independent marginals, C = sequential
+    CART with one patient per leaf, D = sequential CART with ten patients per leaf.
+    The DCR share (lesson 04) is size-adjusted: 0.5 = no closer to training patients
+    than new patients are.
+    """
+    return pd.DataFrame(
+        {
+            "quality_score": [0.938, 0.922, 0.939, 0.939, 0.934],
+            "detection_auc_gbm": [0.50, 0.66, 0.52, 0.42, 0.48],
+            "tstr_auc": [0.909, 0.475, 0.911, 0.931, 0.919],
+            "dcr_share_closer_to_train": [0.48, 0.55, 1.00, 0.58, 0.50],
+        },
+        index=pd.Index(["A", "B", "C", "D", "holdout (reference)"], name="generator"),
+    )
+
+
+def _number(obj: Any, name: str) -> float:
+    if isinstance(obj, bool) or not isinstance(obj, Real | np.number):
+        raise CheckFailed(f"{name} should be a single number (a float), found {type(obj).__name__}")
+    value = float(obj)
+    if not np.isfinite(value):
+        raise CheckFailed(f"{name} should be a finite number, found {value}")
+    return value
+
+
+# -- 1. the KS complement of age ------------------------------------------------------------------
+@register("03.ks_age", target="ks_age", points=1,
+          hint="scipy.stats.ks_2samp(train['age'], synthetic['age']).statistic is D; the score is 1 - D.")
+def ks_age(obj: Any) -> None:
+    """The KS complement of ``age``, training part vs the copula sample."""
+    from scipy.stats import ks_2samp
+
+    value = _number(obj, "ks_age")
+    train, holdout, _ = exercise_split()
+    syn = exercise_synthetic()
+    d = float(ks_2samp(train["age"], syn["age"]).statistic)
+    expected = 1.0 - d
+    if abs(value - expected) <= EXACT_TOL:
+        return
+    if abs(value - d) <= EXACT_TOL:
+        raise CheckFailed(f"{value:.4f} is the KS statistic D itself; the score is its complement 1 - D")
+    if abs(value - float(ks_2samp(train["age"], syn["age"]).pvalue)) <= EXACT_TOL:
+        raise CheckFailed(f"{value:.4f} is the p-value of the KS test, not the complement of its statistic")
+    if abs(value - (1.0 - float(ks_2samp(train["age"], holdout["age"]).statistic))) <= EXACT_TOL:
+        raise CheckFailed(f"{value:.4f} compares train with the holdout; compare train with `synthetic`")
+    if not 0.0 <= value <= 1.0:
+        raise CheckFailed(f"a KS complement lies between 0 and 1, found {value:.4f}")
+    raise CheckFailed(f"expected the KS complement of age, train vs synthetic; found {value:.4f}")
+
+
+# -- 2. the TV complement of gender ---------------------------------------------------------------
+@register("03.tv_gender", target="tv_gender", points=1,
+          hint="Use the shares of each level (value_counts(normalize=True)) and 1 - 0.5 * sum |p - q|.")
+def tv_gender(obj: Any) -> None:
+    """The total-variation complement of ``gender``, training part vs the copula sample."""
+    value = _number(obj, "tv_gender")
+    train, _, _ = exercise_split()
+    syn = exercise_synthetic()
+    p = train["gender"].astype(object).value_counts(normalize=True)
+    q = syn["gender"].astype(object).value_counts(normalize=True)
+    p, q = p.align(q, fill_value=0.0)
+    total = float(np.abs(p - q).sum())
+    expected = 1.0 - 0.5 * total
+    if abs(value - expected) <= EXACT_TOL:
+        return
+    if abs(value - (1.0 - total)) <= EXACT_TOL:
+        raise CheckFailed(
+            f"{value:.4f} is 1 - sum |p - q|: the total variation distance is half that sum "
+            "(every share missing from one level turns up on another, so the sum counts it twice)"
+        )
+    if abs(value - 0.5 * total) <= EXACT_TOL or abs(value - total) <= EXACT_TOL:
+        raise CheckFailed(f"{value:.4f} is a distance (0 = identical); the score is its complement, 1 - distance")
+    if not 0.0 <= value <= 1.0:
+        raise CheckFailed(
+            f"a TV complement lies between 0 and 1, found {value:.4f}: did you use counts instead of shares?"
+        )
+    raise CheckFailed(f"expected the TV complement of gender, train vs synthetic; found {value:.4f}")
+
+
+# -- 3. pMSE from propensity scores ---------------------------------------------------------------
+def exercise_propensity() -> tuple[np.ndarray, np.ndarray]:
+    """Propensity scores and labels of exercise 3: train (350) stacked on a copula sample of 700 rows."""
+    from ..evaluation import propensity_scores
+
+    train, _, meta = exercise_split()
+    scores, labels, _ = propensity_scores(train, exercise_synthetic(2 * len(train)), "logistic", meta,
+                                          random_state=SEED)
+    return scores, labels
+
+
+@register("03.pmse", target="pmse_value", points=1,
+          hint="c is the share of synthetic rows among all rows (here 700 of 1050), not 0.5; "
+               "average (score - c) ** 2 over every row.")
+def pmse_value(obj: Any) -> None:
+    """The pMSE of the exercise's propensity scores: mean of (p - c)^2 with c the synthetic share."""
+    value = _number(obj, "pmse_value")
+    p, y = exercise_propensity()
+    c = float(y.mean())
+    expected = float(np.mean((p - c) ** 2))
+    if abs(value - expected) <= PMSE_RTOL * expected:
+        return
+    if abs(value - float(np.mean((p - 0.5) ** 2))) <= PMSE_RTOL * expected:
+        raise CheckFailed(
+            f"{value:.5f} uses c = 0.5; here the synthetic table is twice the size of the real one, "
+            f"so c = {c:.3f}"
+        )
+    if abs(value - float(np.mean((p - y) ** 2))) <= PMSE_RTOL * expected:
+        raise CheckFailed(f"{value:.4f} is the Brier score (score - label)^2; pMSE compares each score with c")
+    if abs(value - float(np.mean(np.abs(p - c)))) <= PMSE_RTOL * expected:
+        raise CheckFailed(f"{value:.4f} is a mean absolute difference; pMSE squares (score - c)")
+    raise CheckFailed(f"expected pMSE = mean((score - c)^2) = about {expected:.2g} (a small number); found {value:.4g}")
+
+
+# -- 4. TSTR against TRTR -------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def exercise_tstr() -> dict[str, float]:
+    """TRTR and TSTR AUC of a logistic model (``make_model``) on the exercise's holdout."""
+    from ..evaluation import tstr
+
+    train, holdout, meta = exercise_split()
+    res = tstr(train, exercise_synthetic(), holdout, TARGET, model="logistic", metadata=meta, n_bootstrap=0,
+               random_state=SEED)
+    auc = res[res["metric"] == "auc"].set_index("trained_on")["value"]
+    return {"trtr": float(auc["real"]), "tstr": float(auc["synthetic"])}
+
+
+@lru_cache(maxsize=1)
+def _tstr_on_train() -> dict[str, float]:
+    from ..evaluation import tstr
+
+    train, _, meta = exercise_split()
+    res = tstr(train, exercise_synthetic(), train, TARGET, model="logistic", metadata=meta, n_bootstrap=0)
+    auc = res[res["metric"] == "auc"].set_index("trained_on")["value"]
+    return {"trtr": float(auc["real"]), "tstr": float(auc["synthetic"])}
+
+
+@register("03.tstr_gap", target="tstr_result", points=1,
+          hint="Fit one model on train and one on synthetic; score BOTH on the holdout; gap = TSTR - TRTR.")
+def tstr_gap(obj: Any) -> None:
+    """A dict with the TRTR and TSTR AUC on the holdout and their gap ``tstr - trtr``."""
+    if not isinstance(obj, dict):
+        raise CheckFailed(f"expected a dict with keys 'trtr', 'tstr' and 'gap', found {type(obj).__name__}")
+    missing = [k for k in ("trtr", "tstr", "gap") if k not in obj]
+    if missing:
+        raise CheckFailed(f"the dict lacks the key(s) {missing}; expected 'trtr', 'tstr' and 'gap'")
+    got = {k: _number(obj[k], f"tstr_result[{k!r}]") for k in ("trtr", "tstr", "gap")}
+    want = exercise_tstr()
+    on_train = _tstr_on_train()
+    for k in ("trtr", "tstr"):
+        if abs(got[k] - want[k]) > AUC_TOL:
+            if abs(got[k] - on_train[k]) <= AUC_TOL:
+                raise CheckFailed(
+                    f"your {k.upper()} AUC ({got[k]:.3f}) is measured on the training rows; score every "
+                    "model on the holdout, the patients neither the generator nor the model saw"
+                )
+            if abs(got[k] - want["tstr" if k == "trtr" else "trtr"]) <= AUC_TOL:
+                raise CheckFailed("'trtr' and 'tstr' are swapped: TRTR = trained on real, TSTR = trained on synthetic")
+            raise CheckFailed(f"{k.upper()} AUC on the holdout should be about {want[k]:.3f}, found {got[k]:.3f}")
+    gap = want["tstr"] - want["trtr"]
+    if abs(got["gap"] - gap) > AUC_TOL:
+        if abs(got["gap"] + gap) <= AUC_TOL:
+            raise CheckFailed("the gap has the wrong sign: report TSTR - TRTR (negative when synthetic data cost AUC)")
+        raise CheckFailed(f"the gap should be TSTR - TRTR = {gap:+.3f}, found {got['gap']:+.3f}")
+
+
+# -- 5. which generator is copying? ---------------------------------------------------------------
+@register("03.copier", target="copier", points=1,
+          hint="A copy of the training patients looks perfect on quality, detection and TSTR; which "
+               "column can it not fake?")
+def copier(obj: Any) -> None:
+    """The letter of the generator that copies training patients in :func:`copier_table`."""
+    if not isinstance(obj, str):
+        raise CheckFailed(f"answer with one letter as a string (e.g. 'A'), found {type(obj).__name__}")
+    answer = obj.strip().upper()
+    if answer == COPIER:
+        return
+    table = copier_table()
+    if answer not in table.index:
+        raise CheckFailed(f"answer with one of the letters {list(table.index[:-1])}, found {obj!r}")
+    if answer == "B":
+        raise CheckFailed(
+            f"B is easy to tell from real data (detection AUC {table.loc['B', 'detection_auc_gbm']:.2f}) and "
+            "useless for prediction: a poor generator, but its rows are not copies"
+        )
+    raise CheckFailed(
+        f"{answer} has a DCR share of {table.loc[answer, 'dcr_share_closer_to_train']:.2f}, near the 0.5 of new "
+        "patients; look for the generator whose rows sit nearer the training patients than new patients do"
+    )
