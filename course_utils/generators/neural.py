@@ -1,0 +1,431 @@
+"""Small torch helpers shared by the deep generators (VAE, GAN).
+
+Everything a neural generator of mixed clinical tables needs besides its own model:
+
+- :func:`resolve_device`: CPU by default, a GPU when :func:`course_utils.config.device`
+  finds one.
+- Reproducibility without touching global state: :func:`torch_seed` draws a seed from
+  the generator's NumPy random stream, :func:`seeded` seeds torch inside a
+  ``torch.random.fork_rng`` block (weight initialisation, dropout) and restores the
+  caller's random state afterwards, :func:`make_generator` gives a seeded
+  ``torch.Generator`` for shuffling and sampling noise.
+- :func:`build_mlp`: a multilayer perceptron from a list of layer sizes.
+- :func:`activate` and :func:`reconstruction_loss`: one activation and one loss per
+  column kind, following a :class:`~course_utils.transform.TabularTransformer`'s
+  ``layout_`` (softmax + cross-entropy per one-hot block, sigmoid + binary
+  cross-entropy per binary or missing indicator, identity + squared error (or a
+  Gaussian negative log-likelihood) per numeric column).
+- :func:`batch_indices`, :func:`train_epochs` and :class:`EarlyStopping`: the training
+  loop with a ``tqdm`` progress bar showing the current losses, a per-epoch loss
+  history for plotting, and optional early stopping on a validation loss.
+
+Typical use inside a generator's ``_fit``::
+
+    seed = torch_seed(self._rng)
+    dev = resolve_device(self.device)
+    with seeded(seed, dev):
+        model = build_mlp(d_in, [128, 128], d_out).to(dev)
+        gen = make_generator(seed, dev)
+        history = train_epochs(step, X, epochs=self.epochs, batch_size=self.batch_size,
+                               generator=gen, verbose=self.verbose, desc="VAE")
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..config import device as _config_device
+
+with warnings.catch_warnings():
+    # Without ipywidgets, tqdm.auto warns once and falls back to a text bar; the text
+    # bar is all the course needs, so the warning is only noise in notebook output.
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
+
+__all__ = [
+    "EarlyStopping",
+    "activate",
+    "batch_indices",
+    "build_mlp",
+    "make_generator",
+    "numeric_missing_mask",
+    "reconstruction_loss",
+    "resolve_device",
+    "seeded",
+    "torch_seed",
+    "train_epochs",
+]
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+
+# -- devices and seeds ----------------------------------------------------------------
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device to use: ``None`` or ``"auto"`` asks :func:`course_utils.config.device`.
+
+    That gives ``cuda`` when a GPU is visible and ``cpu`` otherwise (the environment
+    variable ``COURSE_DEVICE=cpu`` forces the CPU). Any other value is passed to
+    ``torch.device`` (``"cpu"``, ``"cuda:0"``).
+    """
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return _config_device()
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be None, 'auto', a string or a torch.device, got {type(device).__name__}")
+    return _config_device(device)
+
+
+def torch_seed(rng: np.random.Generator) -> int:
+    """Draw a seed for torch from a NumPy generator (so one ``random_state`` drives both)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    return int(rng.integers(0, 2**62))
+
+
+def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``.
+
+    Pass it to ``torch.randn(..., generator=g)`` and ``torch.randperm(..., generator=g)``
+    so that shuffling and sampling noise depend on the seed and on nothing else.
+    """
+    g = torch.Generator(device=torch.device(device))
+    g.manual_seed(int(seed))
+    return g
+
+
+@contextmanager
+def seeded(seed: int, device: str | torch.device | None = "cpu") -> Iterator[None]:
+    """Seed torch's global random state for the duration of a ``with`` block only.
+
+    Weight initialisation and dropout draw from torch's global generator; seeding it
+    inside ``torch.random.fork_rng`` makes a fit reproducible without changing the
+    random state of the learner's own code around it.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    cuda_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(int(seed))
+        yield
+
+
+# -- networks -------------------------------------------------------------------------
+def build_mlp(
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> nn.Sequential:
+    """A multilayer perceptron ``in_dim -> hidden[0] -> ... -> out_dim``.
+
+    Each hidden layer is Linear, then BatchNorm1d (if ``batch_norm``), the activation
+    (``relu``, ``leaky_relu`` (slope 0.2), ``tanh``, ``gelu`` or ``silu``) and Dropout
+    (if ``dropout > 0``). The last layer is a plain Linear: activations that depend on
+    the column kind come from :func:`activate`.
+    """
+    for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    hidden = list(hidden)
+    if any(isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1 for h in hidden):
+        raise ValueError(f"hidden layer sizes must be positive integers, got {hidden!r}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; use one of {sorted(_ACTIVATIONS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    layers: list[nn.Module] = []
+    width = int(in_dim)
+    for h in hidden:
+        layers.append(nn.Linear(width, int(h)))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(int(h)))
+        layers.append(_ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = int(h)
+    layers.append(nn.Linear(width, int(out_dim)))
+    return nn.Sequential(*layers)
+
+
+# -- activations and losses per column kind -------------------------------------------
+def activate(
+    logits: torch.Tensor,
+    layout: Sequence[Any],
+    tau: float | None = None,
+    hard: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Apply the activation of each span of a transformer ``layout_`` to raw output.
+
+    One-hot blocks get a softmax (probabilities that sum to 1 per block), binary and
+    missing indicators a sigmoid, numeric columns nothing. With ``tau`` set, one-hot
+    blocks get a Gumbel-softmax at temperature ``tau`` instead (a differentiable
+    *sample* of a level, what a GAN generator needs so its output looks like real
+    one-hot rows); ``hard=True`` makes the forward value exactly one-hot while the
+    gradient stays soft (straight-through). The Gumbel noise comes from ``generator``.
+    """
+    parts = []
+    for span in layout:
+        block = logits[:, span.start : span.end]
+        if span.kind == "onehot":
+            if tau is None:
+                parts.append(torch.softmax(block, dim=1))
+            else:
+                u = torch.rand(block.shape, generator=generator, device=block.device, dtype=block.dtype)
+                gumbel = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
+                y = torch.softmax((block + gumbel) / tau, dim=1)
+                if hard:
+                    one = torch.zeros_like(y).scatter_(1, y.argmax(dim=1, keepdim=True), 1.0)
+                    y = one - y.detach() + y
+                parts.append(y)
+        elif span.kind in ("binary", "missing"):
+            parts.append(torch.sigmoid(block))
+        else:
+            parts.append(block)
+    return torch.cat(parts, dim=1)
+
+
+def numeric_missing_mask(target: torch.Tensor, layout: Sequence[Any]) -> torch.Tensor:
+    """0/1 weights for the numeric columns of ``target``: 0 where the value is missing.
+
+    A missing numeric value is stored as the column's median plus a missing
+    indicator of 1; training the decoder to reproduce that placeholder median would
+    pull every value towards it, so the loss ignores it. Columns in layout order,
+    shape ``(n_rows, n_numeric_spans)``.
+    """
+    indicator = {s.column: s.start for s in layout if s.kind == "missing"}
+    cols = []
+    for span in layout:
+        if span.kind != "numeric":
+            continue
+        if span.column in indicator:
+            cols.append(1.0 - target[:, indicator[span.column]])
+        else:
+            cols.append(torch.ones(len(target), device=target.device, dtype=target.dtype))
+    if not cols:
+        return torch.ones(len(target), 0, device=target.device, dtype=target.dtype)
+    return torch.stack(cols, dim=1)
+
+
+def reconstruction_loss(
+    output: torch.Tensor,
+    target: torch.Tensor,
+    layout: Sequence[Any],
+    numeric_log_var: torch.Tensor | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """How well raw model ``output`` (logits) reproduces ``target``, column kind by column kind.
+
+    Both are ``(n_rows, output_dim_)`` tensors laid out as the transformer's ``layout_``;
+    ``target`` is the encoded table (one-hot blocks, 0/1 indicators, scaled numbers).
+
+    - one-hot block: cross-entropy of the block's softmax against the true level;
+    - binary column and missing indicator: binary cross-entropy on the logit;
+    - numeric column: squared error, or with ``numeric_log_var`` (one log-variance per
+      numeric column, shape ``(n_numeric,)`` or ``(n_rows, n_numeric)``) the Gaussian
+      negative log-likelihood ``0.5 * (log_var + (x - mu)**2 / exp(log_var))``, which
+      lets the model learn how spread out each column is instead of pretending every
+      column is predicted equally well. Missing values do not count
+      (:func:`numeric_missing_mask`).
+
+    Each row's losses are summed over its columns and averaged over rows (the usual
+    scale of a VAE's reconstruction term). ``weights`` multiplies the terms of one kind
+    (keys ``onehot``, ``binary``, ``missing``, ``numeric``).
+
+    Returns ``(total, parts)``: ``total`` a scalar tensor to back-propagate, ``parts``
+    the per-kind values as floats for the progress bar and the loss history.
+    """
+    if output.shape != target.shape:
+        raise ValueError(f"output shape {tuple(output.shape)} differs from target shape {tuple(target.shape)}")
+    weights = dict(weights or {})
+    unknown = set(weights) - {"onehot", "binary", "missing", "numeric"}
+    if unknown:
+        raise ValueError(f"unknown loss weight(s) {sorted(unknown)}; use onehot, binary, missing, numeric")
+    n = output.shape[0]
+    terms: dict[str, torch.Tensor] = {}
+
+    def add(kind: str, per_row: torch.Tensor) -> None:
+        terms[kind] = terms.get(kind, 0) + per_row
+
+    numeric_pos = [s.start for s in layout if s.kind == "numeric"]
+    for span in layout:
+        if span.kind == "onehot":
+            block = output[:, span.start : span.end]
+            add("onehot", -(target[:, span.start : span.end] * F.log_softmax(block, dim=1)).sum(dim=1))
+        elif span.kind in ("binary", "missing"):
+            add(span.kind, F.binary_cross_entropy_with_logits(
+                output[:, span.start], target[:, span.start], reduction="none"))
+    if numeric_pos:
+        idx = torch.as_tensor(numeric_pos, device=output.device)
+        mu, x = output[:, idx], target[:, idx]
+        mask = numeric_missing_mask(target, layout)
+        if numeric_log_var is None:
+            err = (x - mu) ** 2
+        else:
+            lv = numeric_log_var
+            if lv.dim() == 1 and lv.shape[0] == mu.shape[1]:
+                lv = lv.unsqueeze(0).expand_as(mu)
+            if lv.shape != mu.shape:
+                raise ValueError(
+                    f"numeric_log_var has shape {tuple(numeric_log_var.shape)}; expected "
+                    f"({len(numeric_pos)},) or ({n}, {len(numeric_pos)})"
+                )
+            err = 0.5 * (lv + (x - mu) ** 2 * torch.exp(-lv))
+        add("numeric", (err * mask).sum(dim=1))
+    total = output.new_zeros(())
+    parts: dict[str, float] = {}
+    for kind, per_row in terms.items():
+        value = per_row.mean()
+        parts[kind] = float(value.detach())
+        total = total + weights.get(kind, 1.0) * value
+    return total, parts
+
+
+# -- training loop --------------------------------------------------------------------
+def batch_indices(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> list[torch.Tensor]:
+    """Split ``range(n)`` into mini-batches of row indices (shuffled with ``generator``).
+
+    ``drop_last=True`` drops a final batch smaller than ``batch_size`` (needed with
+    batch normalisation, which cannot normalise a batch of one row); it never drops
+    the only batch.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if shuffle:
+        g_device = generator.device if generator is not None else torch.device("cpu")
+        order = torch.randperm(n, generator=generator, device=g_device).cpu()
+    else:
+        order = torch.arange(n)
+    batches = list(torch.split(order, int(batch_size)))
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches = batches[:-1]
+    return batches
+
+
+class EarlyStopping:
+    """Stop training when a monitored loss has not improved for ``patience`` epochs.
+
+    Args:
+        patience: epochs without an improvement of at least ``min_delta`` before stopping.
+        min_delta: the smallest decrease that counts as an improvement.
+        monitor: the key of the epoch's loss dictionary to watch (e.g. ``"val_loss"``).
+        restore_best: put back the weights of the best epoch when training ends.
+
+    After training: ``best_`` (best value), ``best_epoch_`` and ``stopped_epoch_``
+    (``None`` when training ran all its epochs).
+    """
+
+    def __init__(self, patience: int = 20, min_delta: float = 0.0, monitor: str = "val_loss",
+                 restore_best: bool = True):
+        if isinstance(patience, bool) or not isinstance(patience, int | np.integer) or patience < 1:
+            raise ValueError(f"patience must be a positive integer, got {patience!r}")
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.monitor = monitor
+        self.restore_best = restore_best
+        self.best_ = math.inf
+        self.best_epoch_: int | None = None
+        self.stopped_epoch_: int | None = None
+        self._state: list[dict[str, Any]] | None = None
+
+    def update(self, epoch: int, losses: Mapping[str, float], modules: Sequence[nn.Module] = ()) -> bool:
+        """Record one epoch; return True when training should stop."""
+        if self.monitor not in losses:
+            raise KeyError(f"early stopping watches {self.monitor!r}, which the epoch did not report "
+                           f"(it reported {sorted(losses)})")
+        value = float(losses[self.monitor])
+        if value < self.best_ - self.min_delta:
+            self.best_, self.best_epoch_ = value, epoch
+            if self.restore_best:
+                self._state = [copy.deepcopy(m.state_dict()) for m in modules]
+            return False
+        if self.best_epoch_ is not None and epoch - self.best_epoch_ >= self.patience:
+            self.stopped_epoch_ = epoch
+            return True
+        return False
+
+    def restore(self, modules: Sequence[nn.Module] = ()) -> None:
+        """Load the best epoch's weights back into ``modules`` (when ``restore_best``)."""
+        if self.restore_best and self._state is not None:
+            for m, state in zip(modules, self._state, strict=True):
+                m.load_state_dict(state)
+
+
+def train_epochs(
+    step: Callable[[torch.Tensor], Mapping[str, float]],
+    data: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    verbose: bool = True,
+    desc: str = "training",
+    validate: Callable[[], Mapping[str, float]] | None = None,
+    early_stopping: EarlyStopping | None = None,
+    modules: Sequence[nn.Module] = (),
+    drop_last: bool = False,
+) -> list[dict[str, float]]:
+    """Run ``epochs`` passes over ``data`` in shuffled mini-batches; return the loss history.
+
+    ``step(batch)`` does one optimisation step on a batch (a slice of ``data``) and
+    returns its losses as floats, e.g. ``{"loss": 1.3, "kl": 0.2}``. The history has
+    one dict per epoch: ``epoch`` (1-based), the batch-size weighted mean of each loss,
+    and, when ``validate`` is given, whatever it returns (call your validation losses
+    ``val_...``). The progress bar (``tqdm.auto``; ``verbose=False`` hides it) shows the
+    latest epoch's losses. With ``early_stopping`` the loop stops once the monitored
+    loss stalls and, if asked, restores the best weights of ``modules``.
+    Put the modules in training mode before calling; ``validate`` should switch to
+    evaluation mode and back itself.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if len(data) == 0:
+        raise ValueError("no rows to train on")
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(1, int(epochs) + 1), desc=desc, disable=not verbose, leave=True)
+    for epoch in bar:
+        sums: dict[str, float] = {}
+        seen = 0
+        for idx in batch_indices(len(data), batch_size, generator, drop_last=drop_last):
+            batch = data[idx.to(data.device)]
+            losses = step(batch)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+            seen += len(idx)
+        record: dict[str, float] = {"epoch": epoch}
+        record.update({k: v / seen for k, v in sums.items()})
+        if validate is not None:
+            record.update({k: float(v) for k, v in validate().items()})
+        history.append(record)
+        if verbose:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k != "epoch"}, refresh=False)
+        if early_stopping is not None and early_stopping.update(epoch, record, modules):
+            break
+    bar.close()
+    if early_stopping is not None:
+        early_stopping.restore(modules)
+    return history
