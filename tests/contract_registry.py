@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from course_utils import generators
+
 
 @dataclass
 class ContractEntry:
@@ -25,38 +27,42 @@ class ContractEntry:
 
 
 def _independent(seed: int):
-    from course_utils.generators import IndependentMarginals
+    return generators.IndependentMarginals(random_state=seed)
 
-    return IndependentMarginals(random_state=seed)
+
+def _noisy_copies(seed: int):
+    return generators.NoisyCopies(noise=0.05, flip=0.1, random_state=seed)
+
+
+def _cart(seed: int):
+    return generators.CARTSynthesizer(random_state=seed)
+
+
+def _copula(seed: int):
+    return generators.GaussianCopula(random_state=seed)
+
+
+def _smote(seed: int, target: str):
+    return generators.SMOTESynthesizer(target=target, variant="smotenc", random_state=seed)
+
+
+def _vae(seed: int):
+    return generators.VAESynthesizer(epochs=3, hidden=(16,), latent_dim=3, random_state=seed, verbose=False)
+
+
+def _gan(seed: int):
+    return generators.GANSynthesizer(
+        epochs=30, batch_size=40, latent_dim=8, generator_dim=(16,), discriminator_dim=(16,),
+        generator_lr=1e-3, random_state=seed, verbose=False,
+    )
 
 
 ENTRIES: list[ContractEntry] = [
     ContractEntry("IndependentMarginals", _independent, supports_conditions=True),
-    ContractEntry("NoisyCopies", lambda seed: __import__("course_utils.generators", fromlist=["x"]).NoisyCopies(noise=0.05, flip=0.1, random_state=seed)),
-    ContractEntry("CARTSynthesizer", lambda seed: __import__("course_utils.generators.cart", fromlist=["x"]).CARTSynthesizer(random_state=seed), supports_conditions=True),
-    ContractEntry("GaussianCopula", lambda seed: __import__("course_utils.generators.copula", fromlist=["x"]).GaussianCopula(random_state=seed)),
-    ContractEntry(
-        "SMOTESynthesizer",
-        lambda seed, target: __import__("course_utils.generators.smote", fromlist=["x"]).SMOTESynthesizer(
-            target=target, variant="smotenc", random_state=seed
-        ),
-        handles_missing=False,
-        target="status",
-    ),
-    ContractEntry(
-        "VAESynthesizer",
-        lambda seed: __import__("course_utils.generators.vae", fromlist=["x"]).VAESynthesizer(
-            epochs=3, hidden=(16,), latent_dim=3, random_state=seed, verbose=False
-        ),
-        supports_conditions=True,
-    ),
-    ContractEntry(
-        "GANSynthesizer",
-        lambda seed: __import__("course_utils.generators.gan", fromlist=["x"]).GANSynthesizer(
-            epochs=30, batch_size=40, latent_dim=8, generator_dim=(16,), discriminator_dim=(16,),
-            generator_lr=1e-3,
-            random_state=seed, verbose=False
-        ),
-        supports_conditions=True,
-    ),
+    ContractEntry("NoisyCopies", _noisy_copies),
+    ContractEntry("CARTSynthesizer", _cart, supports_conditions=True),
+    ContractEntry("GaussianCopula", _copula),
+    ContractEntry("SMOTESynthesizer", _smote, handles_missing=False, target="status"),
+    ContractEntry("VAESynthesizer", _vae, supports_conditions=True),
+    ContractEntry("GANSynthesizer", _gan, supports_conditions=True),
 ]
