@@ -17,6 +17,7 @@ import importlib
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 
@@ -51,6 +52,21 @@ class CheckResult:
     max_points: float
     hint: str = ""
     status: str = field(default="")  # "passed", "failed", "not answered", "error"
+
+
+@lru_cache(maxsize=1)
+def whas500_split() -> tuple[Any, Any, Any]:
+    """The WHAS500 train and holdout parts the lessons use, and the metadata.
+
+    ``train_holdout_split(df, stratify="fstat", random_state=SEED)``: 350 training and
+    150 holdout patients. Cached, so checks that need it stay fast.
+    """
+    from ..config import SEED
+    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
+
+    df, meta = load_whas500(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
+    return train, holdout, meta
 
 
 REGISTRY: dict[str, CheckSpec] = {}
@@ -170,5 +186,5 @@ def run_lesson(
 
 __all__ = [
     "CheckFailed", "CheckResult", "CheckSpec", "REGISTRY", "RESULTS",
-    "check", "get_check", "load_lesson", "register", "run_check", "run_lesson",
+    "check", "get_check", "load_lesson", "register", "run_check", "whas500_split", "run_lesson",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, register
+from . import CheckFailed, register, whas500_split
 
 TARGET = "fstat"
 EXACT_TOL = 1e-6
@@ -31,14 +31,8 @@ COPIER = "C"
 """The copying generator in the table of exercise 5 (see :func:`copier_table`)."""
 
 
-@lru_cache(maxsize=1)
-def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
-    """The exercise's train and holdout parts of WHAS500, and its metadata."""
-    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
-
-    df, meta = load_whas500(return_metadata=True)
-    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
-    return train, holdout, meta
+exercise_split = whas500_split
+"""The exercise's train and holdout parts of WHAS500, and its metadata."""
 
 
 @lru_cache(maxsize=2)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, register
+from . import CheckFailed, register, whas500_split
 
 N_COPIED = 40
 """Training rows hidden in the suspect table of ``04.exact_matches``."""
@@ -25,14 +25,8 @@ LEAKY_SHARE = 0.60
 """A candidate whose size-adjusted DCR share closer to train exceeds this leaks (ideal: 0.5)."""
 
 
-@lru_cache(maxsize=1)
-def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
-    """The exercise's train and holdout parts of WHAS500, and its metadata."""
-    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
-
-    df, meta = load_whas500(return_metadata=True)
-    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
-    return train, holdout, meta
+exercise_split = whas500_split
+"""The exercise's train and holdout parts of WHAS500, and its metadata."""
 
 
 @lru_cache(maxsize=1)

@@ -7,14 +7,12 @@ holdout); checks that need the data rebuild that split themselves.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import SEED
-from . import CheckFailed, register
+from . import CheckFailed, register, whas500_split
 
 DCR_WINDOW = (0.40, 0.60)
 """Accepted mean DCR share closer to train (over the seeds below) for ``05.leaf_size``."""
@@ -23,14 +21,8 @@ MAX_LEAF = 50
 """Beyond this a tree fitted on 350 rows has only a handful of leaves: relations blur."""
 
 
-@lru_cache(maxsize=1)
-def exercise_split() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
-    """The exercise's train and holdout parts of WHAS500, and its metadata."""
-    from ..data import WHAS500_TARGET, load_whas500, train_holdout_split
-
-    df, meta = load_whas500(return_metadata=True)
-    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
-    return train, holdout, meta
+exercise_split = whas500_split
+"""The exercise's train and holdout parts of WHAS500, and its metadata."""
 
 
 def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
