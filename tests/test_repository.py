@@ -111,3 +111,45 @@ def test_jupyter_lab_starts_and_lists_the_notebooks(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _public_callables():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import course_utils
+
+    found = []
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                found.append((f"{module.__name__}.{name}", obj))
+                if inspect.isclass(obj):
+                    for meth_name, meth in vars(obj).items():
+                        if not meth_name.startswith("_") and inspect.isfunction(meth):
+                            found.append((f"{module.__name__}.{name}.{meth_name}", meth))
+    return found
+
+
+def test_every_public_function_and_class_has_a_docstring():
+    import inspect
+
+    missing = []
+    for name, obj in _public_callables():
+        if inspect.getdoc(obj) is None:
+            missing.append(name)
+    assert not missing, f"public functions without a docstring: {missing}"
+
+
+def test_ruff_is_clean():
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():
+        pytest.skip("ruff not installed in this environment")
+    result = subprocess.run([str(ruff), "check", "course_utils", "tests"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
