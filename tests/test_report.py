@@ -125,3 +125,20 @@ def test_near_copies_push_detection_below_half(whas):
     row = R.summary(rep).loc[("detection", "detection_auc_logistic")]
     assert row["value"] < 0.4
     assert "near copies" in row["interpretation"]
+
+
+def test_fidelity_verdict_compares_tables_of_the_holdout_size():
+    from course_utils.generators import GaussianCopula
+
+    df, meta = load_whas500(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify="fstat", random_state=42)
+    big = GaussianCopula(random_state=0).fit(train, meta).sample(2000)
+    report = R.evaluate(train, big, holdout, meta, privacy=False, detection_models=("logistic",))
+    fid = report[report["family"] == "fidelity"]
+    assert fid["value_matched"].notna().all()
+    quality = fid[fid["metric"] == "quality_score"].iloc[0]
+    # a big table scores higher by size alone; the size-matched value is what is judged
+    assert quality["value_matched"] < quality["value"]
+    assert "closer to train" not in quality["interpretation"]
+    same_size = R.evaluate(train, big.iloc[: len(holdout)], holdout, meta, privacy=False, detection_models=("logistic",))
+    assert "value_matched" not in same_size.columns or same_size["value_matched"].isna().all()

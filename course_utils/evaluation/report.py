@@ -8,6 +8,13 @@ the training rows than new patients do (copying). For utility rows the reference
 the model trained on real data (TRTR); privacy rows come from
 :mod:`course_utils.evaluation.privacy` with its own references.
 
+Fidelity scores depend on table size: a small table matches a distribution less
+well than a big one by chance alone. So when the synthetic table has more rows than
+the holdout, each fidelity row also gets ``value_matched``: the same metric on random
+subsamples of the synthetic table of the holdout's size (mean of
+``MATCHED_DRAWS`` draws), and the verdict compares that like-for-like value with the
+reference.
+
 The holdout must be data the generator never saw. :func:`holdout_overlap` measures
 how many holdout rows are exact copies of training rows, and :func:`evaluate`
 refuses a holdout that overlaps the training table (rule in :func:`check_holdout`).
@@ -30,6 +37,9 @@ COLUMNS = ["metric", "family", "column", "value", "ideal", "reference", "interpr
 """Columns of the table returned by :func:`evaluate` (``ci_*`` only for utility rows)."""
 
 FAMILIES = ("fidelity", "detection", "utility", "privacy")
+
+MATCHED_DRAWS = 3
+"""Subsamples averaged for the size-matched fidelity value (``value_matched``)."""
 
 MAX_OVERLAP = 0.5
 """Largest tolerated share of holdout rows that are exact copies of training rows."""
@@ -134,6 +144,21 @@ def _with_reference(value_rows: pd.DataFrame, ref_rows: pd.DataFrame, family: st
 # ---------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------
+def _fidelity_rows(train, synthetic, holdout, meta, random_state) -> pd.DataFrame:
+    rows = _with_reference(fidelity_report(train, synthetic, meta), fidelity_report(train, holdout, meta), "fidelity")
+    if len(synthetic) > len(holdout):
+        rng = np.random.default_rng(random_state)
+        draws = []
+        for _ in range(MATCHED_DRAWS):
+            idx = rng.choice(len(synthetic), size=len(holdout), replace=False)
+            draws.append(fidelity_report(train, synthetic.iloc[idx].reset_index(drop=True), meta))
+        matched = pd.concat(draws).assign(column=lambda d: d["column"].astype(object))
+        matched = matched.groupby(["metric", "column"], dropna=False, sort=False)["value"].mean()
+        matched = matched.rename("value_matched").reset_index()
+        rows = rows.merge(matched, on=["metric", "column"], how="left", sort=False)
+    return rows
+
+
 def _detection_rows(train, synthetic, holdout, meta, models, max_rows, random_state) -> pd.DataFrame:
     rows = []
     for model in models:
@@ -232,7 +257,7 @@ def evaluate(
         raise ValueError(f"target column {target!r} is not in the tables")
 
     parts = [
-        _with_reference(fidelity_report(train, synthetic, meta), fidelity_report(train, holdout, meta), "fidelity"),
+        _fidelity_rows(train, synthetic, holdout, meta, random_state),
         _detection_rows(train, synthetic, holdout, meta, detection_models, max_rows, random_state),
     ]
     if target is not None:
@@ -245,9 +270,13 @@ def evaluate(
     for c in COLUMNS:
         if c not in out.columns:
             out[c] = np.nan if c != "interpretation" else None
+    # fidelity verdicts compare tables of equal size (see the module docstring)
+    judged = out["value"]
+    if "value_matched" in out.columns:
+        judged = out["value_matched"].where(out["value_matched"].notna(), out["value"])
     computed = [
         _interpret(f, m, v, i, r)
-        for f, m, v, i, r in zip(out["family"], out["metric"], out["value"], out["ideal"], out["reference"], strict=True)
+        for f, m, v, i, r in zip(out["family"], out["metric"], judged, out["ideal"], out["reference"], strict=True)
     ]
     has = out["interpretation"].notna() & (out["interpretation"].astype(str) != "")
     out["interpretation"] = np.where(has, out["interpretation"], computed)
