@@ -207,6 +207,22 @@ class Metadata:
         return pd.DataFrame(rows).set_index("column")
 
 
+def require_frame(df: Any, what: str = "table") -> pd.DataFrame:
+    """Raise a clear error unless ``df`` is a DataFrame with rows, columns and unique names.
+
+    ``what`` names the table in the message ("training table", "holdout", ...).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"the {what} must be a pandas DataFrame, got {type(df).__name__}")
+    if df.shape[1] == 0:
+        raise ValueError(f"the {what} has no columns")
+    if len(df) == 0:
+        raise ValueError(f"the {what} is empty (0 rows)")
+    if df.columns.duplicated().any():
+        raise ValueError(f"the {what} has duplicate column names: {list(df.columns[df.columns.duplicated()])}")
+    return df
+
+
 def _is_whole(values: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(values)) and np.all(np.mod(values, 1) == 0))
 

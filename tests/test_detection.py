@@ -91,7 +91,7 @@ def test_bad_input(tables):
         D.detection_auc(real, holdout.drop(columns="sex"))
     with pytest.raises(ValueError, match="model must be"):
         D.detection_auc(real, holdout, model="forest")
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ValueError, match="is empty"):
         D.pmse(real, holdout.iloc[:0])
     with pytest.raises(ValueError, match="at least cv=5"):
         D.detection_auc(real, holdout.iloc[:3])

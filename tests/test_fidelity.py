@@ -198,7 +198,7 @@ def test_mismatched_columns_named(tables):
 
 def test_empty_and_all_missing_tables(tables):
     real, holdout, _ = tables
-    with pytest.raises(ValueError, match="synthetic table has no rows"):
+    with pytest.raises(ValueError, match="synthetic table is empty"):
         F.column_metrics(real, holdout.iloc[:0])
     bad = holdout.copy()
     bad["bmi"] = np.nan

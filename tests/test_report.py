@@ -97,7 +97,7 @@ def test_bad_input(whas):
         R.evaluate(train, indep.drop(columns="age"), holdout)
     with pytest.raises(ValueError, match="target column 'nope'"):
         R.evaluate(train, indep, holdout, target="nope", privacy=False)
-    with pytest.raises(ValueError, match="holdout table has no rows"):
+    with pytest.raises(ValueError, match="holdout table is empty"):
         R.evaluate(train, indep, holdout.iloc[:0])
     bad = indep.astype({"bmi": float})
     bad["bmi"] = np.nan

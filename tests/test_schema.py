@@ -133,3 +133,18 @@ def test_select_and_update_do_not_mutate(stroke):
     assert "Age" in meta and len(meta) == 51
     with pytest.raises(KeyError, match="nope"):
         meta["nope"]
+
+
+def test_require_frame_names_the_table_and_problem():
+    from course_utils.schema import require_frame
+
+    df = pd.DataFrame({"a": [1]})
+    assert require_frame(df, "holdout") is df
+    with pytest.raises(TypeError, match="the holdout must be a pandas DataFrame"):
+        require_frame([1, 2], "holdout")
+    with pytest.raises(ValueError, match="the holdout is empty"):
+        require_frame(df.iloc[:0], "holdout")
+    with pytest.raises(ValueError, match="no columns"):
+        require_frame(pd.DataFrame(index=[0, 1]), "holdout")
+    with pytest.raises(ValueError, match="duplicate column names"):
+        require_frame(pd.DataFrame([[1, 2]], columns=["a", "a"]), "holdout")

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..schema import Metadata, infer_metadata
+from ..schema import Metadata, infer_metadata, require_frame
 
 PAIR_SEP = " | "
 """Separator of the two column names in the ``column`` field of a pair metric."""
@@ -86,14 +86,7 @@ def check_tables(
     column whose values are all missing. Every message names the table and column.
     """
     for df, name in zip((real, synthetic), names, strict=True):
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"the {name} table must be a pandas DataFrame, got {type(df).__name__}")
-        if df.shape[1] == 0:
-            raise ValueError(f"the {name} table has no columns")
-        if len(df) == 0:
-            raise ValueError(f"the {name} table has no rows")
-        if df.columns.duplicated().any():
-            raise ValueError(f"the {name} table has duplicate column names: {list(df.columns[df.columns.duplicated()])}")
+        require_frame(df, f"{name} table")
     missing = [c for c in real.columns if c not in synthetic.columns]
     extra = [c for c in synthetic.columns if c not in real.columns]
     if missing or extra:

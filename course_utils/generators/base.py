@@ -29,19 +29,12 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from ..config import check_random_state
-from ..schema import Metadata, infer_metadata, repair_frame, validate
+from ..schema import Metadata, infer_metadata, repair_frame, require_frame, validate
 
 
 def check_table(df: Any, what: str = "training table") -> pd.DataFrame:
     """Reject what no generator can learn from, with a message that names the problem."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"the {what} must be a pandas DataFrame, got {type(df).__name__}")
-    if df.shape[1] == 0:
-        raise ValueError(f"the {what} has no columns")
-    if len(df) == 0:
-        raise ValueError(f"the {what} is empty (0 rows)")
-    if df.columns.duplicated().any():
-        raise ValueError(f"the {what} has duplicate column names: {list(df.columns[df.columns.duplicated()])}")
+    require_frame(df, what)
     for col in df.columns:
         s = df[col]
         if s.isna().all():
