@@ -10,7 +10,9 @@ from sklearn.exceptions import NotFittedError
 
 from course_utils.data import load_whas500
 from course_utils.evaluation.distances import (
+    ALGORITHMS,
     MixedEncoder,
+    blas_threads,
     encode,
     fit_encoder,
     nearest_distances,
@@ -115,7 +117,7 @@ def test_whas500_encodes_to_unit_box():
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 10_000])
-@pytest.mark.parametrize("algorithm", ["auto", "kd_tree", "ball_tree", "brute"])
+@pytest.mark.parametrize("algorithm", ["auto", "kd_tree", "ball_tree", "brute", "blas"])
 def test_chunked_search_equals_brute_force(chunk_size, algorithm):
     rng = np.random.default_rng(chunk_size)
     Q = rng.normal(size=(150, 5))
@@ -128,11 +130,12 @@ def test_chunked_search_equals_brute_force(chunk_size, algorithm):
 
 
 @pytest.mark.parametrize("chunk_size", [1, 5, 1000])
-def test_exclude_self_is_leave_one_out(chunk_size):
+@pytest.mark.parametrize("algorithm", ["auto", "blas"])
+def test_exclude_self_is_leave_one_out(chunk_size, algorithm):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     X[10] = X[11]  # an exact duplicate pair: each is the other's neighbour at 0
-    d, i = nearest_distances(X, X, k=2, exclude_self=True, chunk_size=chunk_size)
+    d, i = nearest_distances(X, X, k=2, exclude_self=True, chunk_size=chunk_size, algorithm=algorithm)
     full = cdist(X, X)
     np.fill_diagonal(full, np.inf)
     np.testing.assert_allclose(d, np.sort(full, axis=1)[:, :2], atol=1e-9)
@@ -140,11 +143,78 @@ def test_exclude_self_is_leave_one_out(chunk_size):
     assert d[10, 0] == pytest.approx(0.0, abs=1e-9) and i[10, 0] == 11
 
 
-def test_exclude_self_with_many_identical_rows():
+@pytest.mark.parametrize("algorithm", ["auto", "blas"])
+def test_exclude_self_with_many_identical_rows(algorithm):
     X = np.zeros((6, 2))
-    d, i = nearest_distances(X, X, k=3, exclude_self=True, chunk_size=4)
+    d, i = nearest_distances(X, X, k=3, exclude_self=True, chunk_size=4, algorithm=algorithm)
     assert (d == 0).all()
     assert (i != np.arange(6)[:, None]).all()
+
+
+def lowest_index_neighbours(full, k):
+    """Reference answer: k smallest distances per row, ties broken by the lower column."""
+    cols = np.broadcast_to(np.arange(full.shape[1]), full.shape)
+    order = np.lexsort((cols, full), axis=1)[:, :k]
+    return np.take_along_axis(full, order, axis=1), order
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 9, 12])
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_blas_search_is_exact_with_ties(k, exclude_self):
+    # values on a coarse grid: many rows at exactly equal distances, many duplicates
+    rng = np.random.default_rng(k)
+    R = rng.integers(0, 3, size=(300, 6)) / 2.0
+    Q = R if exclude_self else rng.integers(0, 3, size=(250, 6)) / 2.0
+    full = cdist(Q, R)
+    if exclude_self:
+        np.fill_diagonal(full, np.inf)
+    want_d, want_i = lowest_index_neighbours(full, k)
+    d, i = nearest_distances(Q, R, k=k, exclude_self=exclude_self, chunk_size=37, algorithm="blas")
+    np.testing.assert_array_equal(i, want_i)
+    np.testing.assert_allclose(d, want_d, rtol=1e-12, atol=1e-12)
+    # the same distances as scikit-learn (whose order among ties is its own)
+    d_sk, _ = nearest_distances(Q, R, k=k, exclude_self=exclude_self, algorithm="brute")
+    np.testing.assert_allclose(d, d_sk, atol=1e-7)
+
+
+def test_blas_search_is_exact_on_mixed_scale_data():
+    # a large offset and columns of different scales stress the float32 shortlist
+    rng = np.random.default_rng(7)
+    R = rng.normal(size=(700, 30)) * np.linspace(0.01, 50, 30) + 1e3
+    Q = np.r_[rng.normal(size=(400, 30)) * np.linspace(0.01, 50, 30) + 1e3, R[:50] + 1e-9, R[50:80]]
+    d, i = nearest_distances(Q, R, k=2, algorithm="blas", chunk_size=64)
+    want_d, want_i = lowest_index_neighbours(cdist(Q, R), 2)
+    np.testing.assert_array_equal(i, want_i)
+    np.testing.assert_allclose(d, want_d, rtol=1e-12, atol=1e-12)
+    assert (d[450:, 0] == 0).all()  # exact copies: exactly 0, not a rounding residue
+    # scikit-learn's brute force expands ||a - b||^2 in float64: same neighbours, but
+    # near-copies far from the origin get a rounding residue instead of 1e-9
+    d_sk, i_sk = nearest_distances(Q, R, k=2, algorithm="brute")
+    np.testing.assert_array_equal(i[:, 0], i_sk[:, 0])
+    np.testing.assert_allclose(d, d_sk, rtol=1e-9, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, -1, None])
+def test_blas_search_threads_give_the_same_result(n_jobs):
+    rng = np.random.default_rng(3)
+    Q = rng.integers(0, 4, size=(500, 5)) / 3.0
+    R = rng.integers(0, 4, size=(450, 5)) / 3.0
+    one = nearest_distances(Q, R, k=2, algorithm="blas", n_jobs=1, chunk_size=16)
+    many = nearest_distances(Q, R, k=2, algorithm="blas", n_jobs=n_jobs, chunk_size=16)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])
+    assert blas_threads() >= 1
+
+
+def test_blas_search_bad_arguments():
+    X = np.zeros((4, 2))
+    assert "blas" in ALGORITHMS
+    with pytest.raises(ValueError, match="algorithm"):
+        nearest_distances(X, X, algorithm="fast")
+    with pytest.raises(ValueError, match="n_jobs"):
+        nearest_distances(X, X, algorithm="blas", n_jobs=0)
+    d, i = nearest_distances(X[:0], X, algorithm="blas")
+    assert d.shape == (0, 1) and i.shape == (0, 1)
 
 
 def test_dataframes_are_encoded_on_the_reference(mixed):

@@ -341,3 +341,65 @@ def test_bad_arguments(split):
         quasi_identifier_uniqueness(train, train, [])
     with pytest.raises(ValueError, match="at least 2 rows"):
         nnaa(train, train.iloc[:1])
+
+
+# ---------------------------------------------------------------------------------
+# speed-ups that must not change the figures
+# ---------------------------------------------------------------------------------
+def test_kernel_density_is_exact():
+    from scipy.spatial.distance import cdist
+    from scipy.special import logsumexp
+
+    from course_utils.evaluation.privacy import _fit_kde
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 8))
+    Y = np.r_[rng.random((100, 8)), X[:20], X[:5] + 5.0]  # copies and far-away rows
+    h = 0.07
+    want = (logsumexp(-cdist(Y, X, "sqeuclidean") / (2 * h * h), axis=1)
+            - np.log(len(X)) - 4 * np.log(2 * np.pi) - 8 * np.log(h))
+    for n_jobs in (1, 2):
+        np.testing.assert_allclose(_fit_kde(X, h, n_jobs).score_samples(Y), want, rtol=1e-9, atol=1e-9)
+
+
+def test_caps_above_the_table_size_change_nothing(split, marginals):
+    train, holdout = split
+    a = nnaa(train, marginals, holdout, random_state=1)
+    assert nnaa(train, marginals, holdout, random_state=1, max_rows=len(train)) == a
+    b = attribute_inference(train, marginals, holdout, n_repeats=3, random_state=2)
+    c = attribute_inference(train, marginals, holdout, n_repeats=3, random_state=2, max_rows=len(train))
+    pd.testing.assert_frame_equal(b, c)
+    r1 = privacy_report(train, marginals, holdout, random_state=4, max_rows=None)
+    r2 = privacy_report(train, marginals, holdout, random_state=4, n_jobs=2)
+    pd.testing.assert_frame_equal(r1, r2)
+    assert not r2["interpretation"].str.contains("random rows").any()
+
+
+def test_caps_below_the_table_size_estimate_the_same_thing(split, fresh):
+    train, holdout = split
+    full = nnaa(train, train, holdout, random_state=0)
+    capped = nnaa(train, train, holdout, random_state=0, max_rows=100)
+    assert capped == nnaa(train, train, holdout, random_state=0, max_rows=100)  # seeded
+    assert capped != full  # the cap did subsample
+    assert capped["train_synthetic"] < 0.1 < 0.35 < capped["train_holdout"] < 0.65  # copies still show
+    keys = ["age", "gender", "sysbp"]
+    ai_full = attribute_inference(train, train, holdout, keys=keys, sensitive="chf")
+    ai_cap = attribute_inference(train, train, holdout, keys=keys, sensitive="chf", max_rows=150)
+    assert ai_cap["synthetic_accuracy"].iloc[0] > 0.95
+    assert abs(ai_cap["holdout_accuracy"].iloc[0] - ai_full["holdout_accuracy"].iloc[0]) < 0.12
+    rep = privacy_report(train, train.sample(frac=1.0, random_state=0), holdout, max_rows=100).set_index("metric")
+    assert "100 random rows per table" in rep.loc["nnaa", "interpretation"]
+    assert "100 random training patients" in rep.loc["attribute_inference_accuracy", "interpretation"]
+    assert "random rows" not in rep.loc["dcr_median", "interpretation"]  # DCR always uses every row
+    assert rep.loc["nnaa", "value"] < 0.1 and rep.loc["membership_distance_auc", "value"] > 0.9
+
+
+def test_bad_caps(split):
+    train, holdout = split
+    for bad in (0, 1, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="max_rows"):
+            privacy_report(train, train, holdout, max_rows=bad)
+    with pytest.raises(ValueError, match="max_rows"):
+        membership_inference(train, train, holdout, max_rows=None)
+    with pytest.raises(ValueError, match="max_rows"):
+        attribute_inference(train, train, holdout, max_rows=-3)

@@ -323,6 +323,151 @@ def _to_matrix(x: Any, encoder: MixedEncoder | None, what: str) -> np.ndarray:
     return arr
 
 
+ALGORITHMS = ("auto", "blas", "kd_tree", "ball_tree", "brute")
+"""Search algorithms of :func:`nearest_distances`: ``"blas"`` is the course's exact
+blocked brute force (:func:`_blas_search`), the others are scikit-learn's."""
+
+_U32 = float(np.finfo(np.float32).eps) / 2  # unit round-off of float32
+_BLOCK = 1 << 22  # float32 entries of one block of approximate distances (16 MB)
+_FEW = 8  # up to this k, the k smallest are found one pass at a time
+_PAIRS = 1 << 18  # candidate pairs whose exact distance is computed at once
+
+
+def blas_threads() -> int:
+    """How many threads the BLAS library of numpy is allowed to use (1 when unknown).
+
+    :func:`nearest_distances` with ``n_jobs=None`` uses this many threads, so
+    ``OMP_NUM_THREADS=1`` (or ``threadpoolctl.threadpool_limits(1)``) keeps it on one
+    core and ``threadpool_limits(2)`` lets it use two.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return 1
+    counts = [int(i.get("num_threads", 1)) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(1, min(counts)) if counts else 1
+
+
+def _resolve_jobs(n_jobs: int | None) -> int:
+    if n_jobs is None:
+        return blas_threads()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs!r}")
+    import os
+
+    return max(1, os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+
+
+def _run_blocks(func, n: int, step: int, n_threads: int) -> None:
+    """Call ``func(start, stop)`` on consecutive blocks of ``range(n)``, on ``n_threads`` threads.
+
+    The heavy work (matrix products, reductions, sorting) releases the GIL, so threads
+    share the cores; BLAS is held to one thread meanwhile so that the cores are not
+    oversubscribed.
+    """
+    blocks = [(a, min(a + step, n)) for a in range(0, n, step)]
+    if n_threads <= 1 or len(blocks) == 1:
+        for a, b in blocks:
+            func(a, b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(min(n_threads, len(blocks))) as pool:
+        for f in [pool.submit(func, a, b) for a, b in blocks]:
+            f.result()
+
+
+def _blas_search(Q: np.ndarray, R: np.ndarray, k: int, exclude: np.ndarray | None, chunk_size: int,
+                 n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by blocked brute force on BLAS matrix products.
+
+    1. Both tables are centred on the reference mean and cast to float32; one matrix
+       product per block of query rows gives ``||r||^2 - 2 q.r`` for every pair (the
+       squared distance minus ``||q||^2``, which does not change the ranking).
+    2. The k-th smallest value of a row plus twice a bound on the float32 rounding
+       error (``2 (d + 4) u (||q|| + max ||r||)^2``, ``u`` the float32 unit round-off)
+       is a threshold that every true k nearest neighbour passes.
+    3. The candidates under the threshold (usually k, more with near ties) get their
+       distance recomputed exactly in float64 as ``sqrt(sum((q - r)^2))``, and the k
+       smallest are kept, ties broken by the lower reference index.
+
+    ``exclude`` gives, per query row, one reference row to leave out (the row itself
+    for a leave-one-out search), or None.
+
+    So the result is the exact float64 distance (an exact copy is at distance 0, not
+    at a rounding residue) at the cost of float32 products.
+    """
+    n, m = Q.shape[0], R.shape[0]
+    dim = Q.shape[1]
+    mu = R.mean(axis=0)
+    Rc = R - mu
+    Qc = Q - mu
+    r2 = np.einsum("ij,ij->i", Rc, Rc)
+    q_norm = np.sqrt(np.einsum("ij,ij->i", Qc, Qc))
+    r_max = float(np.sqrt(r2.max())) if m else 0.0
+    tol = (4.0 * (dim + 4) * _U32 * (q_norm + r_max) ** 2).astype(np.float32)
+    # [-2q, 1] . [r, ||r||^2] = ||r||^2 - 2 q.r: the norms ride along in the product
+    Qa = np.empty((n, dim + 1), dtype=np.float32)
+    Qa[:, :dim] = -2.0 * Qc
+    Qa[:, dim] = 1.0
+    Ra = np.empty((m, dim + 1), dtype=np.float32)
+    Ra[:, :dim] = Rc
+    Ra[:, dim] = r2
+    RaT = np.ascontiguousarray(Ra.T)
+    dist = np.empty((n, k), dtype=float)
+    idx = np.empty((n, k), dtype=np.int64)
+    step = max(1, min(int(chunk_size), _BLOCK // max(m, 1)))
+    def block(a: int, b: int) -> None:
+        D = Qa[a:b] @ RaT
+        here = np.arange(b - a)
+        if exclude is not None:
+            D[here, exclude[a:b]] = np.inf
+        thr = tol[a:b].copy()
+        if k <= _FEW:
+            # the k smallest one at a time (a pass each, far cheaper than a partition)
+            picks = np.empty((b - a, k), dtype=np.int64)
+            vals = np.empty((b - a, k), dtype=np.float32)
+            for j in range(k):
+                picks[:, j] = D.argmin(axis=1)
+                vals[:, j] = D[here, picks[:, j]]
+                D[here, picks[:, j]] = np.inf
+            thr += vals[:, -1]
+            nxt = D.min(axis=1) if D.shape[1] > k else np.full(b - a, np.inf, dtype=np.float32)
+            # a row whose (k+1)-th value also passes the threshold has near ties: all
+            # its candidates are gathered below; the others have exactly the k picks
+            tied = np.flatnonzero(nxt <= thr)
+            for j in range(k):
+                D[here[tied], picks[tied, j]] = vals[tied, j]
+            calm = np.flatnonzero(nxt > thr)
+            rows = [np.repeat(calm, k)]
+            cols = [picks[calm].ravel()]
+        else:
+            thr += np.partition(D, k - 1, axis=1)[:, k - 1]
+            tied = here
+            rows, cols = [], []
+        if len(tied):
+            r, c = np.nonzero(D[tied] <= thr[tied, None])
+            rows.append(tied[r])
+            cols.append(c)
+        del D
+        rows_all = np.concatenate(rows)
+        cols_all = np.concatenate(cols)
+        exact = np.empty(len(rows_all))
+        for s in range(0, len(rows_all), _PAIRS):  # bounded memory when ties are many
+            diff = Q[a + rows_all[s:s + _PAIRS]] - R[cols_all[s:s + _PAIRS]]
+            exact[s:s + _PAIRS] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        order = np.lexsort((cols_all, exact, rows_all))
+        rows_all, cols_all, exact = rows_all[order], cols_all[order], exact[order]
+        take = np.searchsorted(rows_all, here)[:, None] + np.arange(k)
+        dist[a:b] = exact[take]
+        idx[a:b] = cols_all[take]
+
+    _run_blocks(block, n, step, n_threads)
+    return dist, idx
+
+
 def nearest_distances(
     query: pd.DataFrame | np.ndarray,
     reference: pd.DataFrame | np.ndarray,
@@ -343,6 +488,11 @@ def nearest_distances(
     choose between a k-d tree, a ball tree and brute force), and the query rows are
     processed ``chunk_size`` at a time, so memory grows with ``chunk_size x k`` and the
     size of the tree, never with ``n_query x n_reference``: 100,000 x 100,000 rows work.
+    ``algorithm="blas"`` is the course's exact blocked brute force (float32 matrix
+    products to shortlist candidates, exact float64 distances for the shortlist, see
+    :func:`_blas_search`): several times faster than scikit-learn's brute force on
+    tens of encoded columns, with the same distances, and ties broken by the lower
+    reference index. The privacy metrics use it.
 
     Args:
         query, reference: tables (or encoded matrices) with the same columns.
@@ -351,14 +501,19 @@ def nearest_distances(
             each row's own entry is left out (leave-one-out). Exact duplicates of a row
             still count as neighbours at distance 0.
         chunk_size: query rows per batch.
-        algorithm: passed to ``NearestNeighbors`` ("auto", "kd_tree", "ball_tree", "brute").
-        n_jobs: passed to ``NearestNeighbors``.
+        algorithm: ``"blas"``, or passed to ``NearestNeighbors`` ("auto", "kd_tree",
+            "ball_tree", "brute").
+        n_jobs: threads; passed to ``NearestNeighbors``, or for ``"blas"`` the number
+            of threads sharing the query blocks (``None``: as many as numpy's BLAS may
+            use, see :func:`blas_threads`; -1: every core).
 
     Returns:
         ``(distances, indices)``, both of shape ``(n_query, k)``, sorted by distance;
         ``indices`` are row positions in ``reference``. Among tied distances the order
-        of the indices is whatever the search returns.
+        of the indices is whatever the search returns (``"blas"``: lower index first).
     """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if isinstance(query, pd.DataFrame) and isinstance(reference, pd.DataFrame) and encoder is None:
         encoder = fit_encoder(check_frame(reference, "reference table"))
     Q = _to_matrix(query, encoder, "query table")
@@ -387,6 +542,9 @@ def nearest_distances(
     idx = np.empty((n, k), dtype=np.int64)
     if n == 0:
         return dist, idx
+    if algorithm == "blas":
+        own = np.arange(n) if exclude_self else None
+        return _blas_search(Q, R, k, own, int(chunk_size), _resolve_jobs(n_jobs))
     nn = NearestNeighbors(n_neighbors=k_search, algorithm=algorithm, n_jobs=n_jobs).fit(R)
     for start in range(0, n, int(chunk_size)):
         stop = min(start + int(chunk_size), n)
