@@ -83,7 +83,7 @@ def test_condition_column_is_honoured(fitted_sho):
 
 
 def test_auto_picks_the_column_with_the_rarest_level(small_whas):
-    gen = GANSynthesizer(random_state=0, **{**TINY, "epochs": 1}).fit(small_whas)
+    gen = GANSynthesizer(random_state=0, **{**TINY, "epochs": 1}).fit(small_whas)  # "auto" is the default
     shares = {c: small_whas[c].value_counts(normalize=True).min()
               for c in ["afb", "av3", "chf", "cvd", "gender", "miord", "mitype", "sho", "fstat"]}
     assert gen.condition_column_ == min(shares, key=shares.get)

@@ -9,6 +9,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from course_utils.generators import Synthesizer, VAESynthesizer
+from course_utils.generators.neural import MarginalCalibrator, activate, frequency_offsets
 from course_utils.generators.vae import kl_divergence, reparameterize
 
 from .conftest import with_missing
@@ -165,6 +166,19 @@ def test_beta_changes_the_balance(whas500):
     assert hi.loss_history_[-1]["reconstruction"] > lo.loss_history_[-1]["reconstruction"]
 
 
+def test_kl_warmup_and_lr_decay(whas500):
+    small = whas500.iloc[:120]
+    plain = VAESynthesizer(epochs=4, random_state=0, **SMALL).fit(small)
+    warm = VAESynthesizer(epochs=4, kl_warmup=4, random_state=0, **SMALL).fit(small)
+    # the first step is the same; a KL weight near 0 then lets the codes drift from the prior
+    assert warm.loss_history_[0]["kl"] > plain.loss_history_[0]["kl"]
+    assert warm.loss_history_[0]["loss"] < plain.loss_history_[0]["loss"]
+    a = VAESynthesizer(epochs=3, lr_decay=True, random_state=0, **SMALL).fit(small)
+    b = VAESynthesizer(epochs=3, lr_decay=True, random_state=0, **SMALL).fit(small)
+    assert [r["loss"] for r in a.loss_history_] == [r["loss"] for r in b.loss_history_]
+    assert [r["loss"] for r in a.loss_history_] != [r["loss"] for r in plain.loss_history_[:3]]
+
+
 def test_early_stopping(whas500):
     gen = VAESynthesizer(epochs=300, early_stopping=True, patience=2, learning_rate=0.05,
                          random_state=0, **{k: v for k, v in SMALL.items() if k != "learning_rate"})
@@ -190,6 +204,8 @@ def test_not_fitted():
     (dict(beta=-1.0), "beta"),
     (dict(learning_rate=0), "learning_rate"),
     (dict(validation_fraction=0.9), "validation_fraction"),
+    (dict(kl_warmup=-1), "kl_warmup"),
+    (dict(calibration_draws=0), "calibration_draws"),
 ])
 def test_bad_parameters(whas500, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -217,6 +233,67 @@ def test_save_load_round_trip(fitted, tmp_path):
     pd.testing.assert_frame_equal(fitted.sample(30, random_state=3), loaded.sample(30, random_state=3))
     np.testing.assert_array_equal(fitted.encode(fitted.sample(5, random_state=0)),
                                   loaded.encode(fitted.sample(5, random_state=0)))
+
+
+def test_marginal_calibrator_maps_onto_the_real_quantiles():
+    rng = np.random.default_rng(0)
+    real = np.column_stack([rng.normal(0, 1, 2000), rng.exponential(1.0, 2000)])
+    generated = np.column_stack([rng.normal(0.5, 0.6, 5000), rng.normal(0, 1, 5000)])
+    cal = MarginalCalibrator(n_quantiles=200).fit(generated, real)
+    fresh = np.column_stack([rng.normal(0.5, 0.6, 3000), rng.normal(0, 1, 3000)])
+    out = cal.transform(fresh)
+    for j in range(2):
+        assert abs(np.median(out[:, j]) - np.median(real[:, j])) < 0.1
+        assert abs(out[:, j].std() - real[:, j].std()) < 0.1
+        # monotone: every value keeps its rank
+        assert (np.diff(out[np.argsort(fresh[:, j]), j]) >= -1e-12).all()
+    assert out[:, 1].min() >= real[:, 1].min() - 1e-9  # the exponential stays non-negative
+    # NaN (a missing value's placeholder) is ignored when fitting
+    with_nan = real.copy()
+    with_nan[:100, 0] = np.nan
+    assert np.isfinite(MarginalCalibrator().fit(generated, with_nan).transform(fresh)).all()
+    with pytest.raises(NotFittedError):
+        MarginalCalibrator().transform(fresh)
+    with pytest.raises(ValueError, match="shape"):
+        cal.transform(fresh[:, :1])
+    with pytest.raises(ValueError, match="n_quantiles"):
+        MarginalCalibrator(n_quantiles=1)
+
+
+def test_frequency_offsets_restore_the_level_shares():
+    from course_utils.transform import Span
+
+    layout = [Span("c", 0, 3, "onehot", ("c",), ("a", "b", "z")), Span("f", 3, 4, "binary", ("f",)),
+              Span("x", 4, 5, "numeric", ("x",))]
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(4000, 5, generator=gen) + torch.tensor([2.0, 0.0, -1.0, 1.5, 0.0])
+    target = torch.tensor([0.2, 0.3, 0.5, 0.1, 0.0])
+    off = frequency_offsets(logits, target, layout)
+    mean = activate(logits + off, layout).mean(dim=0)
+    assert torch.allclose(mean[:4], target[:4], atol=0.01)
+    assert off[4] == 0  # numeric columns are left alone
+
+
+def test_calibration_brings_the_marginals_closer(whas500):
+    from scipy.stats import ks_2samp
+
+    small = whas500.iloc[:250].reset_index(drop=True)
+    raw = VAESynthesizer(epochs=10, calibrate=False, random_state=0, **SMALL).fit(small)
+    cal = VAESynthesizer(epochs=10, calibrate=True, random_state=0, **SMALL).fit(small)
+    assert raw.calibrator_ is None and cal.calibrator_ is not None
+    a, b = raw.sample(2000, random_state=0), cal.sample(2000, random_state=0)
+
+    def ks(rows):
+        return np.mean([ks_2samp(rows[c], small[c]).statistic for c in NUMERIC])
+
+    assert ks(b) < ks(raw.sample(2000, random_state=0))
+    assert ks(b) < 0.08
+    shares = (b[["afb", "chf", "fstat"]].mean() - small[["afb", "chf", "fstat"]].mean()).abs()
+    assert shares.max() < 0.04, shares.to_dict()
+    # decoding only the means is not calibrated: the lesson's shrinkage stays visible
+    means_only = VAESynthesizer(epochs=10, sample_noise=False, random_state=0, **SMALL).fit(small)
+    assert means_only.calibrator_ is None
+    assert len(a) == 2000
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")

@@ -15,6 +15,9 @@ Everything a neural generator of mixed clinical tables needs besides its own mod
   ``layout_`` (softmax + cross-entropy per one-hot block, sigmoid + binary
   cross-entropy per binary or missing indicator, identity + squared error (or a
   Gaussian negative log-likelihood) per numeric column).
+- :class:`MarginalCalibrator`: after training, a monotone map per numeric column that
+  gives the generated values the training marginal (quantile mapping);
+  :func:`frequency_offsets` does the same for the levels of discrete columns.
 - :func:`batch_indices`, :func:`train_epochs` and :class:`EarlyStopping`: the training
   loop with a ``tqdm`` progress bar showing the current losses, a per-epoch loss
   history for plotting, and optional early stopping on a validation loss.
@@ -41,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 from torch import nn
 from torch.nn import functional as F
 
@@ -54,6 +58,8 @@ with warnings.catch_warnings():
 
 __all__ = [
     "EarlyStopping",
+    "MarginalCalibrator",
+    "frequency_offsets",
     "activate",
     "batch_indices",
     "build_mlp",
@@ -297,6 +303,103 @@ def reconstruction_loss(
         parts[kind] = float(value.detach())
         total = total + weights.get(kind, 1.0) * value
     return total, parts
+
+
+# -- marginal calibration -------------------------------------------------------------
+class MarginalCalibrator:
+    """Quantile mapping: monotone per-column maps from a generator's output to the training marginals.
+
+    A neural generator learns each column's distribution only approximately (a VAE's
+    decoded values plus noise are slightly too narrow or too wide, a little skewed).
+    ``fit(generated, real)`` stores ``n_quantiles`` quantiles of each column of a large
+    draw from the trained generator and of the training rows (both in the encoded
+    scale); ``transform`` sends a generated value at the generator's quantile ``u`` to
+    the training table's quantile ``u``. The map is increasing, so every row keeps its
+    rank in each column: the relationships between columns stay what the model learned,
+    only the marginal shapes are corrected. Rows are not copied (values fall between
+    training quantiles). ``NaN`` (a missing value's placeholder) is ignored in both.
+
+    Fitted attributes: ``generated_quantiles_`` and ``real_quantiles_``, arrays of shape
+    ``(n_quantiles, n_columns)``.
+    """
+
+    def __init__(self, n_quantiles: int = 1000):
+        if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, int | np.integer) or n_quantiles < 2:
+            raise ValueError(f"n_quantiles must be an integer >= 2, got {n_quantiles!r}")
+        self.n_quantiles = int(n_quantiles)
+
+    def fit(self, generated: np.ndarray, real: np.ndarray) -> MarginalCalibrator:
+        """Learn the maps from ``generated`` (draws of the model) to ``real`` (training rows), column by column."""
+        generated, real = np.asarray(generated, dtype=float), np.asarray(real, dtype=float)
+        if generated.ndim != 2 or real.ndim != 2 or generated.shape[1] != real.shape[1]:
+            raise ValueError(f"generated {generated.shape} and real {real.shape} must be 2-D with the same columns")
+        probs = np.linspace(0.0, 1.0, self.n_quantiles)
+        gen_q, real_q = [], []
+        for j in range(generated.shape[1]):
+            g, r = generated[:, j], real[:, j]
+            g, r = g[np.isfinite(g)], r[np.isfinite(r)]
+            if len(g) == 0 or len(r) == 0:  # nothing to map: identity
+                gen_q.append(probs)
+                real_q.append(probs)
+                continue
+            gen_q.append(np.quantile(g, probs))
+            real_q.append(np.quantile(r, probs))
+        self.generated_quantiles_ = np.stack(gen_q, axis=1)
+        self.real_quantiles_ = np.stack(real_q, axis=1)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Map each column of ``X`` (generated values) onto the training marginal; returns a new array."""
+        if not hasattr(self, "real_quantiles_"):
+            raise NotFittedError("MarginalCalibrator is not fitted yet; call fit first")
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.real_quantiles_.shape[1]:
+            raise ValueError(f"expected shape (n, {self.real_quantiles_.shape[1]}), got {X.shape}")
+        out = np.empty_like(X)
+        probs = np.linspace(0.0, 1.0, self.n_quantiles)
+        for j in range(X.shape[1]):
+            gq, rq = self.generated_quantiles_[:, j], self.real_quantiles_[:, j]
+            # ties in the generated quantiles (a column the model outputs as a constant)
+            # would make the map a step; average the probabilities of tied quantiles
+            knots, inverse = np.unique(gq, return_inverse=True)
+            if len(knots) == 1:
+                out[:, j] = np.interp(0.5, probs, rq)
+                continue
+            u_knots = np.bincount(inverse, weights=probs) / np.bincount(inverse)
+            u = np.interp(X[:, j], knots, u_knots)
+            out[:, j] = np.interp(u, probs, rq)
+        return out
+
+
+def frequency_offsets(
+    logits: torch.Tensor, target: torch.Tensor, layout: Sequence[Any], n_iter: int = 10
+) -> torch.Tensor:
+    """Offsets to add to raw ``logits`` so each discrete level's mean probability matches ``target``.
+
+    ``logits`` is a large draw of a trained model's raw output (``(n_rows, output_dim_)``),
+    ``target`` the training table's mean of each encoded column (level shares, 0/1
+    rates). For a one-hot block the offset of a level grows by ``log(target / mean
+    probability)``, for a binary or missing indicator by the difference of the log-odds,
+    ``n_iter`` times (the shares interact through the softmax, so one step is not
+    exact). Numeric columns get 0. Adding the same offset to every row keeps each row's
+    ranking of levels: the model's dependence between columns is unchanged, only the
+    overall frequencies are corrected.
+    """
+    if logits.shape[1] != target.shape[0]:
+        raise ValueError(f"logits have {logits.shape[1]} columns, target {target.shape[0]}")
+    eps = 1e-4
+    offsets = torch.zeros(logits.shape[1], dtype=logits.dtype, device=logits.device)
+    target = target.to(logits.dtype).clamp(eps, 1 - eps)
+    with torch.no_grad():
+        for _ in range(int(n_iter)):
+            mean = activate(logits + offsets, layout).mean(dim=0).clamp(eps, 1 - eps)
+            for span in layout:
+                sl = slice(span.start, span.end)
+                if span.kind == "onehot":
+                    offsets[sl] += torch.log(target[sl] / mean[sl])
+                elif span.kind in ("binary", "missing"):
+                    offsets[sl] += torch.logit(target[sl]) - torch.logit(mean[sl])
+    return offsets
 
 
 # -- training loop --------------------------------------------------------------------
