@@ -53,7 +53,7 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
-from ..schema import Metadata, infer_metadata
+from ..schema import Metadata, infer_metadata, require_frame
 
 _HALF = 1.0 / np.sqrt(2.0)
 SCALES = ("range", "robust")
@@ -76,17 +76,8 @@ class _ColumnCode:
     weight: float = 1.0
 
 
-def check_frame(df: Any, what: str) -> pd.DataFrame:
-    """Raise a clear error unless ``df`` is a non-empty DataFrame with unique column names."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"the {what} must be a pandas DataFrame, got {type(df).__name__}")
-    if df.shape[1] == 0:
-        raise ValueError(f"the {what} has no columns")
-    if len(df) == 0:
-        raise ValueError(f"the {what} is empty (0 rows)")
-    if df.columns.duplicated().any():
-        raise ValueError(f"the {what} has duplicate column names: {list(df.columns[df.columns.duplicated()])}")
-    return df
+check_frame = require_frame
+"""Raise a clear error unless ``df`` is a non-empty DataFrame with unique column names."""
 
 
 def check_same_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
