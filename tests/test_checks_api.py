@@ -53,3 +53,17 @@ def test_unknown_ids(capsys):
         checks.load_lesson("98")
     with pytest.raises(ValueError, match="NN.name"):
         register("nodot", target="x")
+
+
+def test_as_number_accepts_numbers_and_names_the_answer_otherwise():
+    import numpy as np
+
+    from course_utils.checks import as_number
+
+    assert as_number(0.25, "the share") == 0.25
+    assert as_number(np.float32(0.5), "the share") == 0.5
+    assert as_number(np.array(3), "the count") == 3.0
+    for bad, pattern in [(True, "the share as one number"), ("0.2", "the share as one number"),
+                         ([0.2], "the share as one number"), (float("nan"), "finite")]:
+        with pytest.raises(CheckFailed, match=pattern):
+            as_number(bad, "the share")

@@ -18,7 +18,10 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from numbers import Real
 from typing import Any
+
+import numpy as np
 
 
 class CheckFailed(AssertionError):
@@ -52,6 +55,18 @@ class CheckResult:
     max_points: float
     hint: str = ""
     status: str = field(default="")  # "passed", "failed", "not answered", "error"
+
+
+def as_number(obj: Any, what: str) -> float:
+    """The learner's answer as one finite float, or a :class:`CheckFailed` naming ``what``."""
+    if isinstance(obj, np.ndarray) and obj.ndim == 0:
+        obj = obj.item()
+    if isinstance(obj, bool | np.bool_) or not isinstance(obj, Real | np.number):
+        raise CheckFailed(f"expected {what} as one number, found {type(obj).__name__}")
+    value = float(obj)
+    if not np.isfinite(value):
+        raise CheckFailed(f"expected {what} to be a finite number, found {value}")
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -185,6 +200,6 @@ def run_lesson(
 
 
 __all__ = [
-    "CheckFailed", "CheckResult", "CheckSpec", "REGISTRY", "RESULTS",
+    "CheckFailed", "CheckResult", "as_number", "CheckSpec", "REGISTRY", "RESULTS",
     "check", "get_check", "load_lesson", "register", "run_check", "whas500_split", "run_lesson",
 ]

@@ -10,14 +10,13 @@ hundredths of a second and samples deterministically for a given seed).
 from __future__ import annotations
 
 from functools import lru_cache
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, register, whas500_split
+from . import CheckFailed, as_number, register, whas500_split
 
 TARGET = "fstat"
 EXACT_TOL = 1e-6
@@ -66,13 +65,6 @@ def copier_table() -> pd.DataFrame:
     )
 
 
-def _number(obj: Any, name: str) -> float:
-    if isinstance(obj, bool) or not isinstance(obj, Real | np.number):
-        raise CheckFailed(f"{name} should be a single number (a float), found {type(obj).__name__}")
-    value = float(obj)
-    if not np.isfinite(value):
-        raise CheckFailed(f"{name} should be a finite number, found {value}")
-    return value
 
 
 # -- 1. the KS complement of age ------------------------------------------------------------------
@@ -82,7 +74,7 @@ def ks_age(obj: Any) -> None:
     """The KS complement of ``age``, training part vs the copula sample."""
     from scipy.stats import ks_2samp
 
-    value = _number(obj, "ks_age")
+    value = as_number(obj, "ks_age")
     train, holdout, _ = exercise_split()
     syn = exercise_synthetic()
     d = float(ks_2samp(train["age"], syn["age"]).statistic)
@@ -105,7 +97,7 @@ def ks_age(obj: Any) -> None:
           hint="Use the shares of each level (value_counts(normalize=True)) and 1 - 0.5 * sum |p - q|.")
 def tv_gender(obj: Any) -> None:
     """The total-variation complement of ``gender``, training part vs the copula sample."""
-    value = _number(obj, "tv_gender")
+    value = as_number(obj, "tv_gender")
     train, _, _ = exercise_split()
     syn = exercise_synthetic()
     p = train["gender"].astype(object).value_counts(normalize=True)
@@ -145,7 +137,7 @@ def exercise_propensity() -> tuple[np.ndarray, np.ndarray]:
                "average (score - c) ** 2 over every row.")
 def pmse_value(obj: Any) -> None:
     """The pMSE of the exercise's propensity scores: mean of (p - c)^2 with c the synthetic share."""
-    value = _number(obj, "pmse_value")
+    value = as_number(obj, "pmse_value")
     p, y = exercise_propensity()
     c = float(y.mean())
     expected = float(np.mean((p - c) ** 2))
@@ -195,7 +187,7 @@ def tstr_gap(obj: Any) -> None:
     missing = [k for k in ("trtr", "tstr", "gap") if k not in obj]
     if missing:
         raise CheckFailed(f"the dict lacks the key(s) {missing}; expected 'trtr', 'tstr' and 'gap'")
-    got = {k: _number(obj[k], f"tstr_result[{k!r}]") for k in ("trtr", "tstr", "gap")}
+    got = {k: as_number(obj[k], f"tstr_result[{k!r}]") for k in ("trtr", "tstr", "gap")}
     want = exercise_tstr()
     on_train = _tstr_on_train()
     for k in ("trtr", "tstr"):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, register, whas500_split
+from . import CheckFailed, as_number, register, whas500_split
 
 N_COPIED = 40
 """Training rows hidden in the suspect table of ``04.exact_matches``."""
@@ -71,13 +71,6 @@ def membership_table() -> pd.DataFrame:
     return NoisyCopies(noise=0.1, random_state=SEED).fit(train, meta).sample(len(train))
 
 
-def _number(obj: Any, what: str) -> float:
-    if isinstance(obj, bool | np.bool_) or not isinstance(obj, int | float | np.integer | np.floating):
-        raise CheckFailed(f"expected {what} as one number, found {type(obj).__name__}")
-    value = float(obj)
-    if not np.isfinite(value):
-        raise CheckFailed(f"expected a finite number, found {value}")
-    return value
 
 
 # -- 1. exact-match rate ---------------------------------------------------------------------
@@ -90,7 +83,7 @@ def exact_matches(obj: Any) -> None:
 
     train, _, meta = exercise_split()
     suspect = suspect_table()
-    value = _number(obj, "the exact-match rate")
+    value = as_number(obj, "the exact-match rate")
     want = exact_match_rate(train, suspect, metadata=meta)["synthetic"]
     n_hits = round(want * len(suspect))
     if abs(value - n_hits) < 1e-9 and n_hits > 1:
@@ -120,7 +113,7 @@ def dcr_share_check(func: Any) -> None:
         raise CheckFailed(f"dcr_share should be a function, found {type(func).__name__}")
     a, b = _TIE_CASE
     keep = a.copy(), b.copy()
-    got = _number(func(a, b), "the share")
+    got = as_number(func(a, b), "the share")
     if not (np.array_equal(a, keep[0]) and np.array_equal(b, keep[1])):
         raise CheckFailed("dcr_share changed the arrays it was given")
     # rows: tie, train, holdout, tie, holdout, train, tie, train -> 3 + 3 x 0.5 = 4.5 of 8
@@ -135,7 +128,7 @@ def dcr_share_check(func: Any) -> None:
         raise CheckFailed(f"on 8 test rows with 3 ties expected {want:.4f}, found {got:.4f}")
     train, holdout, meta = exercise_split()
     res = dcr(train, membership_table(), holdout, meta)
-    got = _number(func(res.synthetic_to_train, res.synthetic_to_holdout), "the share")
+    got = as_number(func(res.synthetic_to_train, res.synthetic_to_holdout), "the share")
     if abs(got - res.share_closer_to_train_raw) > 1e-6:
         raise CheckFailed(f"on the lesson's arrays expected the raw share {res.share_closer_to_train_raw:.4f}, "
                           f"found {got:.4f} (no size adjustment: just the mean over synthetic rows)")
@@ -183,7 +176,7 @@ def membership_auc(obj: Any) -> None:
     from ..evaluation.privacy import membership_inference
 
     train, holdout, meta = exercise_split()
-    value = _number(obj, "the AUC")
+    value = as_number(obj, "the AUC")
     if not 0 <= value <= 1:
         raise CheckFailed(f"an AUC lies between 0 and 1, found {value:g}")
     want = membership_inference(train, membership_table(), holdout, meta)["distance_auc"]
