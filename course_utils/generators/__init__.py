@@ -1,40 +1,34 @@
 """Generators of synthetic tables, all on one contract (see :mod:`.base`).
 
-| generator | family | lesson |
-|---|---|---|
-| ``IndependentMarginals`` | baseline: each column on its own (lower bracket) | 01 |
-| ``NoisyCopies`` | deliberately leaky: perturbed training rows | 04 |
-| ``GaussianCopula`` | baseline: marginals + a Gaussian dependence | 03, 05 |
-| ``SMOTESynthesizer`` | interpolation between neighbours of a class | 02 |
-| ``CARTSynthesizer`` | sequential decision trees (synthpop-style) | 05 |
-| ``VAESynthesizer`` | variational autoencoder (torch) | 06 |
-| ``GANSynthesizer`` | conditional WGAN-GP (torch) | 07 |
-
-The torch-based generators are imported on first use, so the classical lessons do
-not pay for loading torch.
+The list of generators lives in one place, :mod:`.registry`:
+``registry()`` gives each one's name, family, lesson and settings, and
+``pd.DataFrame(registry_table())`` shows them as a table. Every registered class
+is importable from here (``from course_utils.generators import CARTSynthesizer``);
+the torch-based ones are imported on first use, so the classical lessons do not
+pay for loading torch.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from .base import Synthesizer, check_table, repair_frame
 from .baselines import IndependentMarginals, NoisyCopies
 from .cart import CARTSynthesizer
 from .copula import GaussianCopula
+from .registry import GeneratorEntry, get_generator, register_generator, registry, registry_table
 from .smote import SMOTESynthesizer
-
-_LAZY = {"VAESynthesizer": ".vae", "GANSynthesizer": ".gan"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return get_generator(name).load()
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 __all__ = [
     "Synthesizer", "IndependentMarginals", "NoisyCopies", "GaussianCopula", "SMOTESynthesizer",
     "CARTSynthesizer", "VAESynthesizer", "GANSynthesizer", "check_table", "repair_frame",
+    "GeneratorEntry", "get_generator", "register_generator", "registry", "registry_table",
 ]
