@@ -1,0 +1,79 @@
+"""The algorithm a lesson writes in its own cells agrees with the package's class.
+
+Exactly where the algorithm is deterministic (the fitted trees), within seed noise where
+it is not (the quality score and the DCR share of the samples, averaged over seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.config import SEED
+from course_utils.data import WHAS500_TARGET, load_whas500, train_holdout_split
+from course_utils.evaluation import quality_score
+from course_utils.evaluation.privacy import dcr
+from course_utils.generators import CARTSynthesizer
+
+from .notebook_exports import exported_namespace
+
+
+@pytest.fixture(scope="module")
+def whas():
+    df, meta = load_whas500(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify=WHAS500_TARGET, random_state=SEED)
+    return train, holdout, meta
+
+
+@pytest.fixture(scope="module")
+def lesson05():
+    return exported_namespace("notebooks/05_sequential_cart.ipynb")
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_lesson05_trees_are_the_package_trees_leaf_for_leaf(whas, lesson05, seed):
+    train, _, meta = whas
+    chain = lesson05["fit_cart_chain"](train, meta, random_state=seed)
+    gen = CARTSynthesizer(random_state=seed).fit(train, meta)
+    X = lesson05["as_codes"](train, meta)
+    order = chain["order"]
+    assert order == gen.visit_sequence_
+    assert set(chain["trees"]) == set(gen.trees_)
+    for j, col in enumerate(order[1:], start=1):
+        ours = chain["trees"][col].apply(X[order[:j]])
+        theirs = gen.trees_[col].apply(X[order[:j]].to_numpy())
+        np.testing.assert_array_equal(ours, theirs, err_msg=f"tree of {col!r}")
+        labels = train[col].cat.categories if meta[col].kind == "categorical" else None
+        for leaf, donors in chain["donors"][col].items():
+            if labels is not None:  # the package returns labels, the notebook codes
+                donors = np.asarray(labels[donors.astype(int)])
+            np.testing.assert_array_equal(np.sort(donors), np.sort(gen.leaf_values(col)[leaf]))
+
+
+def test_lesson05_samples_score_like_the_package(whas, lesson05):
+    train, holdout, meta = whas
+    chain = lesson05["fit_cart_chain"](train, meta, random_state=SEED)
+    gen = CARTSynthesizer(random_state=SEED).fit(train, meta)
+    scores = {"ours": [], "package": []}
+    for seed in range(3):
+        ours = lesson05["decode"](lesson05["sample_cart_chain"](chain, len(train), random_state=seed), train)
+        assert list(ours.columns) == list(train.columns)
+        assert (ours.dtypes == train.dtypes).all()
+        package = gen.sample(len(train), random_state=seed)
+        for name, rows in (("ours", ours), ("package", package)):
+            scores[name].append((quality_score(train, rows, meta)["overall"],
+                                 dcr(train, rows, holdout, meta).share_closer_to_train))
+    ours, package = np.mean(scores["ours"], axis=0), np.mean(scores["package"], axis=0)
+    # seed noise on 350 rows: about 0.003 on the quality score, 0.04 on the DCR share
+    assert abs(ours[0] - package[0]) < 0.01
+    assert abs(ours[1] - package[1]) < 0.08
+
+
+def test_lesson05_smoothing_changes_only_numeric_columns(whas, lesson05):
+    train, _, meta = whas
+    chain = lesson05["fit_cart_chain"](train, meta, random_state=SEED)
+    plain = lesson05["sample_cart_chain"](chain, 200, random_state=1)
+    smooth = lesson05["sample_cart_chain"](chain, 200, smooth=True, random_state=1)
+    assert (plain["bmi"] != smooth["bmi"]).mean() > 0.5
+    for col in ("afb", "gender", "fstat"):
+        assert set(smooth[col].unique()) <= set(lesson05["as_codes"](train, meta)[col].unique())
