@@ -77,3 +77,22 @@ def test_lesson05_smoothing_changes_only_numeric_columns(whas, lesson05):
     assert (plain["bmi"] != smooth["bmi"]).mean() > 0.5
     for col in ("afb", "gender", "fstat"):
         assert set(smooth[col].unique()) <= set(lesson05["as_codes"](train, meta)[col].unique())
+
+
+@pytest.fixture(scope="module")
+def lesson02():
+    return exported_namespace("notebooks/02_smote.ipynb")
+
+
+@pytest.mark.parametrize("seed", [0, 11])
+def test_lesson02_smote_by_hand_is_the_package_smote(lesson02, seed):
+    from course_utils.generators.smote import smote_from_scratch
+
+    X = np.random.default_rng(seed).normal(size=(20, 3))
+    ours, our_steps = lesson02["smote_by_hand"](X, n_new=50, k=4, random_state=seed)
+    theirs, their_steps = smote_from_scratch(X, n_new=50, k=4, random_state=seed)
+    np.testing.assert_array_equal(ours, theirs)
+    assert our_steps.equals(their_steps)
+    # and every new row lies on the segment from its row to a within-class neighbour
+    u = our_steps["fraction"].to_numpy()[:, None]
+    np.testing.assert_allclose(ours, X[our_steps.row] + u * (X[our_steps.neighbour] - X[our_steps.row]))
