@@ -29,6 +29,7 @@ ARRAY_KINDS = "biufcmMUS"
 
 # -- encoding ------------------------------------------------------------------------------
 def encode_dtype(enc: Encoder, dtype: Any, path: str) -> dict[str, Any]:
+    """The node of a numpy dtype (no structured dtypes), a ``CategoricalDtype`` or a listed pandas dtype."""
     if isinstance(dtype, pd.CategoricalDtype):
         return {"t": "catdtype", "categories": enc.encode(dtype.categories, f"{path}.categories"),
                 "ordered": bool(dtype.ordered)}
@@ -41,6 +42,7 @@ def encode_dtype(enc: Encoder, dtype: Any, path: str) -> dict[str, Any]:
 
 
 def encode_pandas(enc: Encoder, obj: Any, path: str) -> dict[str, Any] | None:
+    """The node of a pandas value (``NaT``, ``NA``, timestamp, index, series, frame), or None for others."""
     if obj is pd.NaT:
         return {"t": "nat"}
     if obj is pd.NA:
@@ -73,6 +75,7 @@ def encode_pandas(enc: Encoder, obj: Any, path: str) -> dict[str, Any] | None:
         return node
     return None
 
+
 def _encode_values(enc: Encoder, obj: pd.Index | pd.Series, path: str) -> dict[str, Any]:
     """A column's values and dtype (category codes for a categorical column)."""
     dtype = obj.dtype
@@ -87,6 +90,7 @@ def _encode_values(enc: Encoder, obj: pd.Index | pd.Series, path: str) -> dict[s
 
 
 def encode_scalar(x: np.generic, path: str) -> dict[str, Any]:
+    """The node of a numpy scalar: its dtype and its value in JSON (dates as integer ticks)."""
     dtype = x.dtype
     if dtype.kind == "U":
         return {"t": "np", "d": "U", "v": str(x)}
@@ -109,6 +113,7 @@ def _encode_float(v: float) -> Any:
 
 # -- decoding ------------------------------------------------------------------------------
 def decode_scalar(node: dict[str, Any]) -> np.generic:
+    """The numpy scalar of an ``np`` node (only the dtypes :data:`SCALAR_DTYPE` allows)."""
     d, v = node.get("d"), node.get("v")
     if d == "U" and type(v) is str:
         return np.str_(v)
@@ -188,12 +193,14 @@ def _column(dec: Decoder, node: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def decode_index(dec: Decoder, node: dict[str, Any]) -> pd.Index:
+    """A pandas ``Index`` (or ``CategoricalIndex``, ``DatetimeIndex``) from its node."""
     name = dec.decode(node.get("name"))
     values, dtype = _column(dec, node)
     return dec.register(node, pd.Index(values, dtype=dtype, name=name))
 
 
 def decode_series(dec: Decoder, node: dict[str, Any]) -> pd.Series:
+    """A pandas ``Series`` from its node: name, dtype, values, index."""
     name = dec.decode(node.get("name"))
     values, dtype = _column(dec, node)
     index = dec.decode(node.get("index"))
@@ -203,6 +210,7 @@ def decode_series(dec: Decoder, node: dict[str, Any]) -> pd.Series:
 
 
 def decode_frame(dec: Decoder, node: dict[str, Any]) -> pd.DataFrame:
+    """A pandas ``DataFrame`` from its node: column index, row index, then each column."""
     columns, index = dec.decode(node.get("columns")), dec.decode(node.get("index"))
     data = node.get("data")
     if not isinstance(columns, pd.Index) or not isinstance(index, pd.Index) or type(data) is not list \

@@ -14,6 +14,17 @@ the checking (bad input gives a ``ValueError`` naming the column and the problem
 bookkeeping (metadata, column order, dtypes) and the repair of what comes out
 (dtypes restored, integers rounded, values clipped to their bounds, one row of each
 one-hot group set to 1).
+
+Two promises every generator keeps through this class:
+
+- ``fit`` is all or nothing: the new state is built on a fresh copy and replaces the
+  old one only when fitting succeeds, so a ``fit`` that raises leaves a fitted
+  generator exactly as it was (a never-fitted one stays unfitted).
+- ``gen.save(path)`` / ``Synthesizer.load(path)`` use the course's generator file
+  format (:mod:`course_utils.persistence`): data only (JSON and numpy arrays, never
+  pickle), with a format version and a SHA-256 checksum. Opening a file runs no code
+  from it, a damaged file is a ``ValueError``, and a loaded generator continues the
+  saved one's random stream, so it samples exactly what the saved one would have.
 """
 
 from __future__ import annotations

@@ -527,7 +527,7 @@ class GANSynthesizer(Synthesizer):
             )
         return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
 
-    # -- pickling: keep saved generators loadable on a machine without a GPU ---------------
+    # -- copies (copy.deepcopy) of a GPU-trained generator work on a machine without a GPU --
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         for key in ("generator_", "discriminator_"):
