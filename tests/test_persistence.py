@@ -136,6 +136,17 @@ def test_the_payload_is_a_plain_zip_of_json_and_npy(tmp_path):
     assert next(_nodes(doc, "sktree"))["node_count"] > 1
 
 
+def test_a_gan_trained_on_a_gpu_loads_on_a_machine_without_one(tmp_path):
+    import torch
+
+    gen = _make(BY_NAME["GANSynthesizer"], 1).fit(load_veterans())
+    gen.device_ = torch.device("cuda")  # as if trained there; its networks stay on the CPU here
+    loaded = Synthesizer.load(gen.save(tmp_path / "gan.gen"))
+    assert next(loaded.generator_.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        pd.testing.assert_frame_equal(gen.sample(20), loaded.sample(20))
+
+
 def test_load_checks_the_class_it_is_called_on(tmp_path):
     path = _fitted("GaussianCopula").save(tmp_path / "copula.gen")
     assert isinstance(GaussianCopula.load(path), GaussianCopula)

@@ -202,7 +202,12 @@ class Synthesizer(ABC):
             raise ValueError(f"{path} does not hold a fitted course generator (found {type(obj).__name__})")
         if not isinstance(obj, cls):
             raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        type(obj)._after_load(obj)
         return obj
+
+    def _after_load(self) -> None:
+        """Called by :meth:`load` on the rebuilt generator (files hold CPU tensors only)."""
+        return None  # nothing to do for generators without networks
 
     # -- for subclasses ---------------------------------------------------------------
     @abstractmethod
