@@ -35,14 +35,20 @@ The payload is an uncompressed zip archive (open it with any zip tool, or
 - ``arrays/N.npy``: numpy arrays in the ``.npy`` format, of numeric, boolean,
   date/time or fixed-width text dtypes only (never ``object``).
 
+The lists of types: the course's own classes in
+:data:`course_utils.persistence_codec.COURSE_CLASSES` (a new generator class goes
+there; the round-trip test of every registered generator fails until it does), numpy
+and pandas types in :mod:`course_utils.persistence_tables`, scikit-learn estimators
+and torch layers in :mod:`course_utils.persistence_models`.
+
 What loading checks, in this order: the magic bytes, the format version (a file from
 a newer course_utils is a clear error), the flags, the payload length and its
 SHA-256, all before anything is parsed; then that every array member is stored
 uncompressed and its declared size matches its bytes, and that every type name is on
-the list (a name that is not is refused; no module named in a file is ever
-imported). Scikit-learn trees are checked node by node (children, features, value
-shapes) before they are built, so even a file with a recomputed checksum cannot
-make a tree read outside its arrays.
+a list (a name that is not is refused: a file can only pick entries of these fixed
+lists, so no module is ever imported because a file names it). Scikit-learn trees
+are checked node by node (children, features, value shapes) before they are built,
+so even a file with a recomputed checksum cannot make a tree read outside its arrays.
 
 What this guarantees: a changed byte anywhere in a file is a ``ValueError`` (never a
 crash, never a generator that silently samples something else); opening a file runs
@@ -64,6 +70,7 @@ import math
 import os
 import re
 import struct
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -80,6 +87,7 @@ FORMAT_VERSION = 1
 _HEADER = struct.Struct(">8sHHQ32s")
 HEADER_SIZE = _HEADER.size
 _JSON_NAME = "model.json"
+
 
 # -- the container: header + zip of model.json and arrays/N.npy ----------------------------
 def dumps(obj: Any) -> bytes:
@@ -107,8 +115,6 @@ def _library_versions() -> dict[str, str]:
     import sklearn
 
     out = {"numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__}
-    import sys
-
     if "torch" in sys.modules:
         out["torch"] = sys.modules["torch"].__version__
     return out

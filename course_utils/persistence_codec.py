@@ -133,10 +133,12 @@ class Encoder:
         node = persistence_models.encode(self, obj, path)
         if node is not None:
             return node
+        hint = "; add the class to COURSE_CLASSES in course_utils/persistence_codec.py" \
+            if t.__module__.startswith("course_utils.") else ""
         raise TypeError(
             f"cannot save {path}: a {t.__module__}.{t.__qualname__} is not on the list of types a "
             "generator file may hold (numbers, text, numpy arrays, pandas tables, the course's "
-            "own classes, scikit-learn trees and linear models, torch layers and tensors)"
+            f"own classes, scikit-learn trees and linear models, torch layers and tensors){hint}"
         )
 
     def _encode_array(self, arr: np.ndarray, path: str) -> dict[str, Any]:
