@@ -127,22 +127,28 @@ def with_header(payload: bytes) -> bytes:
 
 def verified_payload(data: bytes, what: str = "the file") -> bytes:
     """The payload of a file's bytes, after checking magic, version, flags, length and SHA-256."""
-    if len(data) < HEADER_SIZE or data[: len(MAGIC)] != MAGIC:
+    digest = _check_header(data[:HEADER_SIZE], len(data) - HEADER_SIZE, what)
+    payload = data[HEADER_SIZE:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise ValueError(f"{what} is damaged or was changed: its SHA-256 does not match the header")
+    return payload
+
+
+def _check_header(head: bytes, payload_size: int, what: str) -> bytes:
+    """Check a header against the size of what follows it; returns the SHA-256 it records."""
+    if len(head) < HEADER_SIZE or head[: len(MAGIC)] != MAGIC:
         raise ValueError(f"{what} is not a course_utils generator file (it does not start with the "
                          "generator file header)")
-    _, version, flags, length, digest = _HEADER.unpack(data[:HEADER_SIZE])
+    _, version, flags, length, digest = _HEADER.unpack(head)
     if version > FORMAT_VERSION:
         raise ValueError(f"{what} was written in generator file format version {version}, newer than "
                          f"this course_utils reads ({FORMAT_VERSION}); update course_utils to open it")
     if version != FORMAT_VERSION or flags != 0:
         raise ValueError(f"{what} has an unknown format version {version} or flags {flags}")
-    payload = data[HEADER_SIZE:]
-    if len(payload) != length:
-        raise ValueError(f"{what} is {len(payload)} bytes after the header, the header says {length}: "
+    if payload_size != length:
+        raise ValueError(f"{what} is {payload_size} bytes after the header, the header says {length}: "
                          "it was cut short or has bytes added")
-    if hashlib.sha256(payload).digest() != digest:
-        raise ValueError(f"{what} is damaged or was changed: its SHA-256 does not match the header")
-    return payload
+    return digest
 
 
 def loads(data: bytes, what: str = "the file") -> Any:
@@ -244,5 +250,8 @@ def write_file(obj: Any, path: str | Path) -> Path:
 def read_file(path: str | Path) -> Any:
     """The object held by the file at ``path`` (``ValueError`` if it is not a valid, intact file)."""
     with open(path, "rb") as fh:
-        data = fh.read()
+        head = fh.read(HEADER_SIZE)
+        # the header is checked before the rest is read: a large file of another kind is not read
+        _check_header(head, os.fstat(fh.fileno()).st_size - HEADER_SIZE, str(path))
+        data = head + fh.read()
     return loads(data, what=str(path))
