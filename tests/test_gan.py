@@ -129,7 +129,7 @@ def test_not_fitted():
 
 
 def test_save_load_round_trip(fitted_sho, tmp_path):
-    path = fitted_sho.save(tmp_path / "gan.pkl")
+    path = fitted_sho.save(tmp_path / "gan.gen")
     loaded = Synthesizer.load(path)
     pd.testing.assert_frame_equal(fitted_sho.sample(40, random_state=3), loaded.sample(40, random_state=3))
 

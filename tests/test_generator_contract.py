@@ -183,7 +183,7 @@ def test_non_finite_values(entry):
 def test_save_load_round_trip(entry, tmp_path):
     df, meta = _tables(entry)["veterans"]
     gen = _make(entry, 5).fit(df, meta)
-    path = gen.save(tmp_path / "gen.pkl")
+    path = gen.save(tmp_path / "gen.gen")
     loaded = Synthesizer.load(path)
     pd.testing.assert_frame_equal(gen.sample(25), loaded.sample(25))
 

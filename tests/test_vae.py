@@ -227,7 +227,7 @@ def test_verbose_false_is_silent_and_verbose_shows_losses(whas500, capsys):
 
 
 def test_save_load_round_trip(fitted, tmp_path):
-    path = fitted.save(tmp_path / "vae.pkl")
+    path = fitted.save(tmp_path / "vae.gen")
     loaded = Synthesizer.load(path)
     assert isinstance(loaded, VAESynthesizer)
     pd.testing.assert_frame_equal(fitted.sample(30, random_state=3), loaded.sample(30, random_state=3))

@@ -14,11 +14,21 @@ the checking (bad input gives a ``ValueError`` naming the column and the problem
 bookkeeping (metadata, column order, dtypes) and the repair of what comes out
 (dtypes restored, integers rounded, values clipped to their bounds, one row of each
 one-hot group set to 1).
+
+Two promises every generator keeps through this class:
+
+- ``fit`` is all or nothing: the new state is built on a fresh copy and replaces the
+  old one only when fitting succeeds, so a ``fit`` that raises leaves a fitted
+  generator exactly as it was (a never-fitted one stays unfitted).
+- ``gen.save(path)`` / ``Synthesizer.load(path)`` use the course's generator file
+  format (:mod:`course_utils.persistence`): data only (JSON and numpy arrays, never
+  pickle), with a format version and a SHA-256 checksum. Opening a file runs no code
+  from it, a damaged file is a ``ValueError``, and a loaded generator continues the
+  saved one's random stream, so it samples exactly what the saved one would have.
 """
 
 from __future__ import annotations
 
-import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,7 +73,41 @@ class Synthesizer(ABC):
 
     # -- the contract -----------------------------------------------------------------
     def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
-        """Learn from ``df``; infer the metadata when it is not given. Returns ``self``."""
+        """Learn from ``df``; infer the metadata when it is not given. Returns ``self``.
+
+        Fitting happens on a fresh copy that holds only the hyper-parameters; its
+        state replaces this generator's only when fitting succeeds. A ``fit`` that
+        raises (a bad table, too few rows of a class, an interrupted training)
+        therefore leaves the generator exactly as it was: still fitted to its
+        previous table, its random stream where it was.
+        """
+        work = self._unfitted_copy()
+        shared = self.random_state if isinstance(self.random_state, np.random.Generator) else None
+        shared_state = shared.bit_generator.state if shared is not None else None
+        try:
+            work._fit_new_state(df, metadata)
+        except BaseException:
+            if shared is not None:  # a Generator passed as random_state is shared with the caller
+                shared.bit_generator.state = shared_state
+            raise
+        self.__dict__.clear()
+        self.__dict__.update(work.__dict__)
+        return self
+
+    def _unfitted_copy(self) -> Synthesizer:
+        """A new instance with this one's hyper-parameters and none of its fitted state.
+
+        Fitted state is every attribute ending in ``_`` (scikit-learn's convention) or
+        starting with ``_`` (private helpers such as the random stream).
+        """
+        fresh = type(self).__new__(type(self))
+        fresh.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if not k.endswith("_") and not k.startswith("_")}
+        )
+        return fresh
+
+    def _fit_new_state(self, df: pd.DataFrame, metadata: Metadata | None) -> None:
+        """The body of :meth:`fit`, run on an unfitted copy."""
         check_table(df)
         if metadata is None:
             metadata = infer_metadata(df)
@@ -84,7 +128,6 @@ class Synthesizer(ABC):
         self.missing_rate_ = {c: float(df[c].isna().mean()) for c in self.columns_}
         self._rng = check_random_state(self.random_state)
         self._fit(df[self.columns_].reset_index(drop=True))
-        return self
 
     def sample(
         self,
@@ -122,31 +165,49 @@ class Synthesizer(ABC):
         return self.fit(df, metadata).sample(len(df) if n is None else n)
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted generator to ``path`` (pickle). Refuses to overwrite a non-generator file."""
-        self._check_fitted()
-        path = Path(path)
-        if path.exists() and path.stat().st_size > 0:
-            try:
-                with open(path, "rb") as fh:
-                    old = pickle.load(fh)
-            except Exception:
-                old = None
-            if not isinstance(old, Synthesizer):
-                raise FileExistsError(f"{path} exists and is not a saved generator; choose another path")
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(self, fh)
-        tmp.replace(path)
-        return path
+        """Write the fitted generator to ``path`` in the course's generator file format.
 
-    @staticmethod
-    def load(path: str | Path) -> Synthesizer:
-        """Read a generator written by :meth:`save` (only load files you trust: it is pickle)."""
-        with open(path, "rb") as fh:
-            obj = pickle.load(fh)
-        if not isinstance(obj, Synthesizer):
-            raise TypeError(f"{path} does not hold a course generator (found {type(obj).__name__})")
+        The format (:mod:`course_utils.persistence`) is data only: JSON plus numpy
+        arrays behind a header with a format version and a SHA-256 checksum, so
+        :meth:`load` runs no code from the file. The file is written to a temporary
+        file in the same folder and then renamed over ``path``: a crash never leaves
+        half a file. An existing file at ``path`` is replaced only if it is a
+        generator file (judged by its first bytes alone, never parsed) or empty;
+        anything else gives ``FileExistsError``. Returns the path.
+
+        Raises ``NotFittedError`` before ``fit``, and ``TypeError`` naming the
+        attribute when the generator holds a value the format cannot store.
+        """
+        self._check_fitted()
+        from ..persistence import write_file
+
+        return write_file(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Synthesizer:
+        """Read a generator written by :meth:`save`; it samples exactly what the saved one would have.
+
+        ``Synthesizer.load(path)`` returns whichever generator the file holds;
+        ``CARTSynthesizer.load(path)`` also checks that it is a CART generator. A file
+        that is damaged, changed, cut short or not a generator file gives a
+        ``ValueError``; opening one runs no code from it. What a file cannot tell you
+        is whether its generator memorised the patients it learnt from: that is
+        lesson 04's question, so check a model from someone else before sharing
+        its samples.
+        """
+        from ..persistence import read_file
+
+        obj = read_file(path)
+        if not isinstance(obj, Synthesizer) or not hasattr(obj, "metadata_"):
+            raise ValueError(f"{path} does not hold a fitted course generator (found {type(obj).__name__})")
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        type(obj)._after_load(obj)
         return obj
+
+    def _after_load(self) -> None:
+        """Called by :meth:`load` on the rebuilt generator (files hold CPU tensors only)."""
+        return None  # nothing to do for generators without networks
 
     # -- for subclasses ---------------------------------------------------------------
     @abstractmethod

@@ -527,7 +527,18 @@ class GANSynthesizer(Synthesizer):
             )
         return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
 
-    # -- pickling: keep saved generators loadable on a machine without a GPU ---------------
+    def _after_load(self) -> None:
+        """Put the networks back on the GPU they were trained on, when this machine has it.
+
+        A file holds CPU tensors; on the same GPU the loaded generator then draws the
+        same random numbers as the saved one. Without that GPU it runs on the CPU.
+        """
+        dev = torch.device(self.device_)
+        if dev.type == "cuda" and torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count():
+            self.generator_.to(dev)
+            self.discriminator_.to(dev)
+
+    # -- copies (copy.deepcopy) of a GPU-trained generator work on a machine without a GPU --
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         for key in ("generator_", "discriminator_"):
