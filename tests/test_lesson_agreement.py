@@ -190,3 +190,28 @@ def test_lesson07_wgan_gp_by_hand_learns_one_column_like_the_package(whas, lesso
     assert wasserstein_distance(ours, real) < 12
     assert wasserstein_distance(theirs, real) < 15
     assert 0.7 < ours.std() / real.std() < 1.3
+
+
+@pytest.fixture(scope="module")
+def lesson04():
+    return exported_namespace("notebooks/04_privacy.ipynb")
+
+
+def test_lesson04_dcr_by_hand_is_the_toolkit_dcr(whas, lesson04):
+    from course_utils.generators import GaussianCopula, NoisyCopies
+
+    train, holdout, meta = whas
+    tables = {
+        "copy": train.reset_index(drop=True),
+        "noisy": NoisyCopies(noise=0.05, random_state=0).fit(train, meta).sample(200),
+        "copula": GaussianCopula(random_state=0).fit(train, meta).sample(200),
+    }
+    for name, table in tables.items():
+        raw, share = lesson04["dcr_share_by_hand"](train, table, holdout, meta)
+        result = dcr(train, table, holdout, meta)
+        assert raw == pytest.approx(result.share_closer_to_train_raw, abs=1e-9), name
+        assert share == pytest.approx(result.share_closer_to_train, abs=1e-9), name
+        S = lesson04["gower_coordinates"](table, train, meta)
+        T = lesson04["gower_coordinates"](train, train, meta)
+        np.testing.assert_allclose(lesson04["nearest_distance"](S, T), result.synthetic_to_train,
+                                   atol=1e-6, err_msg=name)
