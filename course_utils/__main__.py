@@ -1,9 +1,11 @@
-"""Command line: ``python -m course_utils {build,check,grade,benchmark,info}``.
+"""Command line: ``python -m course_utils {build,check,grade,synthesize,evaluate,benchmark,info}``.
 
 - ``build [--check]``: write ``exercises/`` from ``solutions/`` (``--check``: fail when stale).
 - ``check NOTEBOOK``: run an exercise notebook in a fresh kernel and report each check.
 - ``grade SUBMISSIONS... --lesson NN --out grades.csv``: grade a batch of notebooks.
 - ``benchmark NAME [--quick] [--out FILE]``: run a benchmark, write its results as JSON.
+- ``synthesize CSV --method cart --out synthetic.csv``: synthesize your own table (holdout kept aside).
+- ``evaluate --train T --synthetic S --holdout H [--target y] [--html report.html]``: release report.
 - ``info``: versions, fast mode, device, data checksums.
 """
 
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "build": lambda a: importlib.import_module("course_utils.build").main(a),
         "check": lambda a: importlib.import_module("course_utils.selfcheck").main(a),
         "grade": lambda a: importlib.import_module("course_utils.grade").main(a),
+        "synthesize": lambda a: importlib.import_module("course_utils.release").synthesize_main(a),
+        "evaluate": lambda a: importlib.import_module("course_utils.release").evaluate_main(a),
         "benchmark": _benchmark,
         "info": _info,
     }
