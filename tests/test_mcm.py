@@ -197,3 +197,30 @@ def test_bad_regenerate_arguments_are_named(fitted, split):
         fitted.regenerate(train.drop(columns="lenfol"))
     with pytest.raises(ValueError, match="shape"):
         fitted.masked_outputs(train.iloc[:3], np.zeros((3, 2), dtype=bool))
+
+
+# -- MICE as a regenerator ------------------------------------------------------------------
+def test_mice_with_posterior_sampling_is_not_deterministic(split):
+    from course_utils.generators.mice import MICESynthesizer
+
+    train, _, meta = split
+    gen = MICESynthesizer(max_iter=3, random_state=0).fit(train, meta)
+    a = gen.regenerate(train.iloc[:40], mask_ratio=0.5, random_state=1)
+    b = gen.regenerate(train.iloc[:40], mask_ratio=0.5, random_state=2)
+    assert not a.equals(b)
+    pd.testing.assert_frame_equal(a, gen.regenerate(train.iloc[:40], mask_ratio=0.5, random_state=1))
+    changed = (a != train.iloc[:40]).sum(axis=1)
+    assert changed.max() <= 8  # at most the 8 hidden columns (half of 16) of each row change
+
+
+def test_mice_honours_conditions_and_keeps_columns(split):
+    from course_utils.generators.mice import MICESynthesizer
+
+    train, _, meta = split
+    gen = MICESynthesizer(max_iter=3, random_state=0).fit(train, meta)
+    out = gen.sample(60, conditions={"gender": "male", "afb": 1})
+    assert (out["gender"] == "male").all() and (out["afb"] == 1).all()
+    kept = gen.regenerate(train.iloc[:30], mask_ratio=1.0, keep=["fstat"], random_state=0)
+    assert (kept["fstat"].to_numpy() == train["fstat"].iloc[:30].to_numpy()).all()
+    with pytest.raises(ValueError, match="unknown column"):
+        gen.regenerate(train, keep=["sex"])

@@ -146,6 +146,9 @@ for _entry in (
                    "one network fills in any hidden cells of a row: partial or full synthesis",
                    needs_torch=True, supports_conditions=True,
                    fast_params={"epochs": 3, "hidden": (16,), "batch_size": 64}),
+    GeneratorEntry("MICESynthesizer", ".mice", "masked", "08",
+                   "chained regressions with posterior sampling regenerate hidden cells",
+                   supports_conditions=True, handles_missing=False, fast_params={"max_iter": 3}),
 ):
     register_generator(_entry)
 del _entry
