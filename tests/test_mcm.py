@@ -224,3 +224,52 @@ def test_mice_honours_conditions_and_keeps_columns(split):
     assert (kept["fstat"].to_numpy() == train["fstat"].iloc[:30].to_numpy()).all()
     with pytest.raises(ValueError, match="unknown column"):
         gen.regenerate(train, keep=["sex"])
+
+
+# -- the lesson's own code computes what the package computes ------------------------------
+NOTEBOOK = "notebooks/08_masked_clinical_modelling.ipynb"
+
+
+def _notebook_core(fitted) -> dict:
+    """Run the lesson's cells tagged ``mcm-core`` (masks, attention filter, loss, step)."""
+    from pathlib import Path
+
+    import nbformat
+    from torch import nn
+    from torch.nn import functional as F
+
+    path = Path(__file__).resolve().parents[1] / NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    ns = {"torch": torch, "nn": nn, "F": F, "np": np, "pd": pd, "SEED": 42,
+          "features": fitted.features_, "layout": fitted.transformer_.layout_}
+    core = [c for c in nb.cells if "mcm-core" in c.metadata.get("tags", [])]
+    assert len(core) == 3, "the lesson should tag its masking, model and loss cells 'mcm-core'"
+    for cell in core:
+        exec(compile(cell.source, NOTEBOOK, "exec"), ns)
+    return ns
+
+
+def test_the_lessons_code_and_the_package_agree(fitted, split):
+    train, _, _ = split
+    ns = _notebook_core(fitted)
+    n_f = len(fitted.features_)
+    a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(ns["hide_random"](50, n_f, a), random_hidden(50, n_f, b))
+
+    layout = fitted.transformer_.layout_
+    cell_feature = fitted.model_.cell_feature
+    n_numeric = sum(s.kind == "numeric" for s in layout)
+    torch.manual_seed(0)
+    package = MaskedFilterNet(cell_feature, n_numeric, [32], dropout=0.0).eval()
+    own = ns["AttentionFilter"](cell_feature, n_numeric, hidden=(32,))
+    own.load_state_dict(package.state_dict())  # same parameter names and shapes
+    X = fitted.transformer_.transform_tensor(train.iloc[:40])
+    hidden = random_hidden(40, n_f, torch.Generator().manual_seed(1))
+    hidden[:3] = True  # fully hidden rows too
+    out_p, w_p = package(X, ~hidden)
+    out_o, w_o = own(X, ~hidden)
+    torch.testing.assert_close(out_o, out_p)
+    torch.testing.assert_close(w_o, w_p)
+    loss_p, _ = masked_loss(out_p, X, hidden, layout, cell_feature)
+    loss_o = ns["masked_nll"](out_o, X, hidden, layout, cell_feature)
+    torch.testing.assert_close(loss_o, loss_p)
