@@ -139,6 +139,7 @@ def test_regenerate_keeps_visible_cells_and_the_kept_columns(fitted, split):
         kept = ~mask[col].to_numpy()
         assert (out.loc[kept, col].to_numpy() == rows.loc[kept, col].to_numpy()).all(), col
     assert list(out.index) == list(rows.index)
+    assert (out.dtypes == rows.dtypes).all()
 
 
 def test_full_synthesis_varies_and_is_reproducible(fitted):
@@ -273,3 +274,17 @@ def test_the_lessons_code_and_the_package_agree(fitted, split):
     loss_p, _ = masked_loss(out_p, X, hidden, layout, cell_feature)
     loss_o = ns["masked_nll"](out_o, X, hidden, layout, cell_feature)
     torch.testing.assert_close(loss_o, loss_p)
+
+
+def test_conditions_on_a_one_hot_group():
+    from course_utils.data import STROKE_GROUPS, load_stroke
+    from course_utils.schema import infer_metadata
+
+    hospitals = STROKE_GROUPS["Hospital"]
+    table = load_stroke()[hospitals + ["Clotbuster given", "Age"]].iloc[:300].reset_index(drop=True)
+    meta = infer_metadata(table, one_hot_groups={"Hospital": hospitals})
+    gen = MCMSynthesizer(epochs=3, hidden=(16,), random_state=0, verbose=False).fit(table, meta)
+    out = gen.sample(40, conditions={hospitals[2]: 1})
+    assert (out[hospitals[2]] == 1).all() and (out[hospitals].sum(axis=1) == 1).all()
+    with pytest.raises(ValueError, match="one-hot group"):
+        gen.sample(5, conditions={hospitals[2]: 0})

@@ -406,6 +406,12 @@ class MCMSynthesizer(Synthesizer):
         """Encoded rows holding the conditioned values, and the hidden mask with them visible."""
         dummy = self.transformer_.inverse_transform(np.zeros((1, self.transformer_.output_dim_)))
         for col, value in conditions.items():
+            group = self.metadata_[col].group
+            if group is not None and value != 1:
+                raise ValueError(f"condition {col!r}={value!r}: a one-hot group ({group!r}) is held by the "
+                                 "member that is 1; condition on that member instead")
+            if group is not None:
+                dummy[list(self.metadata_.one_hot_groups[group])] = 0
             if self.metadata_[col].kind == "categorical":
                 dummy[col] = pd.Categorical([value], categories=self.metadata_[col].categories)
             else:
