@@ -21,6 +21,7 @@ BENCHMARKS = {
     "evaluation": "course_utils.benchmarks.evaluation",
     "cart": "course_utils.benchmarks.cart",
     "deep": "course_utils.benchmarks.deep",
+    "mcm": "course_utils.benchmarks.mcm",
 }
 
 

@@ -10,6 +10,7 @@ in a script). Pass ``ax=`` to draw into an existing axes.
 - :func:`plot_dcr` -- distances to the closest training record, synthetic vs holdout.
 - :func:`plot_privacy_utility` -- several generators on a privacy-utility plane.
 - :func:`plot_loss` -- training curves from a ``{name: [values]}`` history.
+- :func:`plot_kaplan_meier` -- Kaplan-Meier survival curves of several tables.
 """
 
 from __future__ import annotations
@@ -231,4 +232,44 @@ def plot_loss(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss")
     ax.legend()
+    return ax
+
+
+def plot_kaplan_meier(
+    tables: Mapping[str, pd.DataFrame],
+    duration: str = "lenfol",
+    event: str = "fstat",
+    ax: Axes | None = None,
+    xlabel: str = "days of follow-up",
+) -> Axes:
+    """Kaplan-Meier survival curves of several tables on one axes (``{"real": df, "MCM": df}``).
+
+    Each curve is the product-limit estimate of
+    :func:`course_utils.evaluation.survival.kaplan_meier`, drawn as a step function;
+    censored patients are marked with a small tick where they leave follow-up.
+    Returns the Axes.
+    """
+    from .evaluation.survival import kaplan_meier
+
+    if not isinstance(tables, Mapping) or not tables:
+        raise ValueError("tables must be a non-empty dict of {label: DataFrame}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    colors = [REAL_COLOR, SYNTH_COLOR, HOLDOUT_COLOR, "#d62728", "#9467bd", "#8c564b"]
+    for i, (label, df) in enumerate(tables.items()):
+        for col in (duration, event):
+            if col not in df.columns:
+                raise ValueError(f"table {label!r} has no column {col!r}")
+        curve = kaplan_meier(df[duration], df[event])
+        times = np.concatenate([[0.0], curve["time"].to_numpy()])
+        surv = np.concatenate([[1.0], curve["survival"].to_numpy()])
+        color = colors[i % len(colors)]
+        ax.step(times, surv, where="post", label=f"{label} (n={len(df)})", color=color)
+        cens = curve[curve["censored"] > 0]
+        ax.plot(cens["time"], cens["survival"], "|", color=color, markersize=5, alpha=0.6)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share still alive")
+    ax.legend()
+    ax.grid(alpha=0.3)
     return ax

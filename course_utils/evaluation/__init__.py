@@ -33,6 +33,17 @@ from .privacy import (
     privacy_report,
 )
 from .report import check_holdout, evaluate, holdout_overlap, summary
+from .survival import (
+    CoxModel,
+    concordance_index,
+    hazard_ratio_agreement,
+    hazard_ratio_table,
+    integrated_brier_score,
+    kaplan_meier,
+    km_max_gap,
+    survival_report,
+    survival_tstr,
+)
 from .utility import (
     TableEncoder,
     ci_overlap,
@@ -43,6 +54,15 @@ from .utility import (
 )
 
 __all__ = [
+    "CoxModel",
+    "concordance_index",
+    "hazard_ratio_agreement",
+    "hazard_ratio_table",
+    "integrated_brier_score",
+    "kaplan_meier",
+    "km_max_gap",
+    "survival_report",
+    "survival_tstr",
     "TableEncoder",
     "attribute_inference",
     "dcr",

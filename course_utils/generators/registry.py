@@ -142,6 +142,13 @@ for _entry in (
                    fast_params={"epochs": 30, "batch_size": 40, "latent_dim": 8,
                                 "generator_dim": (16,), "discriminator_dim": (16,),
                                 "generator_lr": 1e-3}),
+    GeneratorEntry("MCMSynthesizer", ".mcm", "masked", "08",
+                   "one network fills in any hidden cells of a row: partial or full synthesis",
+                   needs_torch=True, supports_conditions=True,
+                   fast_params={"epochs": 3, "hidden": (16,), "batch_size": 64}),
+    GeneratorEntry("MICESynthesizer", ".mice", "masked", "08",
+                   "chained regressions with posterior sampling regenerate hidden cells",
+                   supports_conditions=True, handles_missing=False, fast_params={"max_iter": 3}),
 ):
     register_generator(_entry)
 del _entry
