@@ -40,6 +40,8 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
     "course_utils.generators.vae:VAESynthesizer": "course_utils.generators.vae",
     "course_utils.generators.gan:GANSynthesizer": "course_utils.generators.gan",
+    "course_utils.generators.mcm:MCMSynthesizer": "course_utils.generators.mcm",
+    "course_utils.generators.mice:MICESynthesizer": "course_utils.generators.mice",
 }
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
