@@ -35,9 +35,11 @@ The payload is an uncompressed zip archive (open it with any zip tool, or
 - ``arrays/N.npy``: numpy arrays in the ``.npy`` format, of numeric, boolean,
   date/time or fixed-width text dtypes only (never ``object``).
 
-The lists of types: the course's own classes in
-:data:`course_utils.persistence_codec.COURSE_CLASSES` (a new generator class goes
-there; the round-trip test of every registered generator fails until it does), numpy
+The lists of types: every registered generator class (the registry of
+:mod:`course_utils.generators.registry` names each by module and class, and only
+modules inside ``course_utils`` count) and the course's helper classes in
+:data:`course_utils.persistence_codec.COURSE_CLASSES` (a new helper class goes there;
+the round-trip test of every registered generator fails until it does), numpy
 and pandas types in :mod:`course_utils.persistence_tables`, scikit-learn estimators
 and torch layers in :mod:`course_utils.persistence_models`.
 

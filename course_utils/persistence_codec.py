@@ -18,30 +18,22 @@ import pandas as pd
 from . import persistence_tables as tables
 from .persistence_tables import ARRAY_KINDS
 
-# The course's own classes a file may hold: rebuilt by cls.__new__ and their attributes.
-# The module names are fixed here; a file only picks an entry by its key.
+# The course's own helper classes a file may hold: rebuilt by cls.__new__ and their
+# attributes. The module names are fixed here; a file only picks an entry by its key.
+# Every registered generator class is allowed as well (see allowed_classes).
 COURSE_CLASSES: dict[str, str] = {
     "course_utils.schema:ColumnSpec": "course_utils.schema",
     "course_utils.schema:Metadata": "course_utils.schema",
     "course_utils.transform:Span": "course_utils.transform",
     "course_utils.transform:_Scaler": "course_utils.transform",
     "course_utils.transform:TabularTransformer": "course_utils.transform",
-    "course_utils.generators.baselines:IndependentMarginals": "course_utils.generators.baselines",
-    "course_utils.generators.baselines:NoisyCopies": "course_utils.generators.baselines",
-    "course_utils.generators.copula:GaussianCopula": "course_utils.generators.copula",
     "course_utils.generators.copula:_Marginal": "course_utils.generators.copula",
-    "course_utils.generators.cart:CARTSynthesizer": "course_utils.generators.cart",
     "course_utils.generators.cart:_Variable": "course_utils.generators.cart",
     "course_utils.generators.cart:_LeafSampler": "course_utils.generators.cart",
     "course_utils.generators.cart:_Design": "course_utils.generators.cart",
     "course_utils.generators.cart:_NormModel": "course_utils.generators.cart",
     "course_utils.generators.cart:_LogRegModel": "course_utils.generators.cart",
-    "course_utils.generators.smote:SMOTESynthesizer": "course_utils.generators.smote",
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
-    "course_utils.generators.vae:VAESynthesizer": "course_utils.generators.vae",
-    "course_utils.generators.gan:GANSynthesizer": "course_utils.generators.gan",
-    "course_utils.generators.mcm:MCMSynthesizer": "course_utils.generators.mcm",
-    "course_utils.generators.mice:MICESynthesizer": "course_utils.generators.mice",
 }
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -52,11 +44,28 @@ def class_key(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def allowed_classes() -> dict[str, str]:
+    """:data:`COURSE_CLASSES` plus every registered generator class, ``key -> module``.
+
+    The generator registry names each class by module and name, so its keys are known
+    without importing anything; a file still only picks an entry by its key.
+    """
+    from .generators.registry import registry
+
+    allowed = dict(COURSE_CLASSES)
+    for entry in registry():
+        module = f"course_utils.generators{entry.module}" if entry.module.startswith(".") else entry.module
+        if module.startswith("course_utils."):
+            allowed[f"{module}:{entry.name}"] = module
+    return allowed
+
+
 def course_class(key: str) -> type:
-    """The course class a file names, if it is on :data:`COURSE_CLASSES` (else ``ValueError``)."""
-    if key not in COURSE_CLASSES:
+    """The course class a file names, if :func:`allowed_classes` has it (else ``ValueError``)."""
+    allowed = allowed_classes()
+    if key not in allowed:
         raise ValueError(f"type {key!r} is not on the list of types a generator file may hold")
-    module = importlib.import_module(COURSE_CLASSES[key])
+    module = importlib.import_module(allowed[key])
     return getattr(module, key.split(":", 1)[1])
 
 
@@ -128,14 +137,14 @@ class Encoder:
                 raise TypeError(f"cannot save {path}: bit generator {state.get('bit_generator')!r}")
             return {"t": "rng", "state": self.encode(state, f"{path}.state")}
         key = class_key(t)
-        if key in COURSE_CLASSES and course_class(key) is t:
+        if key in allowed_classes() and course_class(key) is t:
             return {"t": "object", "cls": key, "state": self.encode_attributes(vars(obj), path)}
         from . import persistence_models
 
         node = persistence_models.encode(self, obj, path)
         if node is not None:
             return node
-        hint = "; add the class to COURSE_CLASSES in course_utils/persistence_codec.py" \
+        hint = "; register the generator, or add a helper class to COURSE_CLASSES in course_utils/persistence_codec.py" \
             if t.__module__.startswith("course_utils.") else ""
         raise TypeError(
             f"cannot save {path}: a {t.__module__}.{t.__qualname__} is not on the list of types a "

@@ -1,0 +1,207 @@
+"""Every registered generator on the course's tables: ``python -m course_utils benchmark generators``.
+
+Options: ``--datasets whas500,stroke,veterans --seeds 0,1,2 --out benchmarks/results/generators
+[--fast] [--only NAME,NAME]``. The generators and their settings come from the registry
+(:func:`course_utils.generators.registry`, ``default_params``; ``--fast`` uses the test
+settings), so a newly registered generator appears here without an edit.
+
+Protocol, the same for every generator: split each table 70/30 (stratified on its
+outcome, seed :data:`~course_utils.config.SEED`), fit on the training part with
+``random_state=seed``, sample as many rows as the training part has, and score:
+
+- ``quality``: the quality score against the training table on the first
+  ``len(holdout)`` synthetic rows (size-matched, lesson 03), next to ``quality_holdout``,
+  the real holdout's score (the honest ceiling; above it means copying);
+- ``detection_auc``: gradient-boosting detection AUC, synthetic vs training rows
+  (ideal 0.5; under 0.4 flags near copies), next to the holdout's;
+- ``tstr_auc`` and ``trtr_auc``: logistic regression for the outcome trained on
+  synthetic or real rows, ROC AUC on the holdout;
+- ``dcr_share``: size-adjusted share of synthetic rows closer to a training than to a
+  holdout patient (0.5 = no closer than new patients);
+- ``exact_match_rate``: share of synthetic rows that copy a training row;
+- ``fit_s``: wall time of ``fit``.
+
+Writes ``runs.csv`` (one row per generator, table and seed), ``summary.csv`` and
+``summary.md`` (mean over seeds) and ``privacy_utility.png`` into ``--out``.
+A generator that fails on a table (e.g. SMOTE on missing values) is recorded with its
+error and skipped, never stopping the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DATASETS = ("whas500", "stroke", "veterans")
+TARGETS = {"whas500": "fstat", "stroke": "Clotbuster given", "veterans": "status"}
+METRICS = ("quality", "quality_holdout", "detection_auc", "detection_auc_holdout", "tstr_auc",
+           "trtr_auc", "dcr_share", "exact_match_rate", "fit_s")
+
+
+def load_split(name: str):
+    """``(train, holdout, metadata, target)`` of one course table, split as every lesson splits."""
+    from .. import data
+    from ..config import SEED
+
+    loaders = {"whas500": data.load_whas500, "stroke": data.load_stroke, "veterans": data.load_veterans}
+    if name not in loaders:
+        raise ValueError(f"unknown dataset {name!r}; choose from {sorted(loaders)}")
+    df, meta = loaders[name](return_metadata=True)
+    train, holdout = data.train_holdout_split(df, stratify=TARGETS[name], random_state=SEED)
+    return train, holdout, meta, TARGETS[name]
+
+
+def score(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, meta: Any,
+          target: str, seed: int) -> dict[str, float]:
+    """The metrics of the module docstring for one synthetic table."""
+    from ..evaluation import quality_score, tstr
+    from ..evaluation.detection import detection_auc
+    from ..evaluation.privacy import dcr, exact_match_rate
+
+    res = tstr(train, synthetic, holdout, target, metadata=meta, n_bootstrap=0, random_state=seed)
+    auc = res[res["metric"] == "auc"].set_index("trained_on")["value"]
+    return {
+        "quality": quality_score(train, synthetic.iloc[: len(holdout)], meta)["overall"],
+        "detection_auc": detection_auc(train, synthetic, "gbm", meta, random_state=seed),
+        "tstr_auc": float(auc["synthetic"]),
+        "trtr_auc": float(auc["real"]),
+        "dcr_share": dcr(train, synthetic, holdout, meta).share_closer_to_train,
+        "exact_match_rate": exact_match_rate(train, synthetic, holdout, meta)["synthetic"],
+    }
+
+
+def references(train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, seed: int) -> dict[str, float]:
+    """The real holdout scored as if it were synthetic: the ceiling of every fidelity number."""
+    from ..evaluation import quality_score
+    from ..evaluation.detection import detection_auc
+
+    return {"quality_holdout": quality_score(train, holdout, meta)["overall"],
+            "detection_auc_holdout": detection_auc(train, holdout, "gbm", meta, random_state=seed)}
+
+
+def run_benchmark(datasets=DATASETS, seeds=(0, 1, 2), fast: bool = False, only=None,
+                  progress: bool = True) -> pd.DataFrame:
+    """One row per (dataset, generator, seed) with :data:`METRICS`, or an ``error``."""
+    from tqdm.auto import tqdm
+
+    from ..generators import registry
+
+    # --only may name any registered generator, also one left out of the default table
+    entries = registry(benchmark_only=True) if only is None else [e for e in registry() if e.name in only]
+    if only is not None and len(entries) != len(set(only)):
+        known = [e.name for e in registry()]
+        raise ValueError(f"unknown generator(s) in --only: {sorted(set(only) - set(known))}")
+    rows = []
+    bar = tqdm(total=len(datasets) * len(entries) * len(seeds), desc="generators", disable=not progress)
+    for name in datasets:
+        train, holdout, meta, target = load_split(name)
+        for seed in seeds:
+            ref = references(train, holdout, meta, seed)
+            for entry in entries:
+                row: dict[str, Any] = {"dataset": name, "generator": entry.name, "seed": seed, **ref}
+                try:
+                    gen = entry.make(seed, fast=fast, target=target) if entry.target else \
+                        entry.make(seed, fast=fast)
+                    start = time.perf_counter()
+                    gen.fit(train, meta)
+                    row["fit_s"] = time.perf_counter() - start
+                    synthetic = gen.sample(len(train), random_state=seed)
+                    row.update(score(train, synthetic, holdout, meta, target, seed))
+                except Exception as exc:  # one generator's failure must not stop the table
+                    row["error"] = f"{type(exc).__name__}: {exc}"[:300]
+                rows.append(row)
+                bar.set_postfix_str(f"{name} {entry.name}")
+                bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean of every metric over seeds, per dataset and generator."""
+    ok = runs[runs["error"].isna()] if "error" in runs.columns else runs
+    cols = [m for m in METRICS if m in ok.columns]
+    return ok.groupby(["dataset", "generator"], sort=False)[cols].mean().reset_index()
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    """The summary as a Markdown table (the README shows it)."""
+    shown = summary.rename(columns={"quality_holdout": "quality (holdout)",
+                                    "detection_auc_holdout": "detection (holdout)"})
+    head = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    body = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |"
+            for r in shown.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def plot(summary: pd.DataFrame, path: Path) -> None:
+    """Privacy (DCR share) against utility (TSTR - TRTR) per generator, one panel per table."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    tables = list(dict.fromkeys(summary["dataset"]))
+    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 4), squeeze=False)
+    for ax, name in zip(axes[0], tables, strict=True):
+        part = summary[summary["dataset"] == name]
+        ax.scatter(part["dcr_share"], part["tstr_auc"] - part["trtr_auc"])
+        for r in part.itertuples():
+            ax.annotate(r.generator.replace("Synthesizer", ""), (r.dcr_share, r.tstr_auc - r.trtr_auc),
+                        fontsize=7)
+        ax.axvline(0.5, ls="--", c="grey")
+        ax.axhline(0, ls="--", c="grey")
+        ax.set_title(name)
+        ax.set_xlabel("DCR share (0.5 = no closer than new patients)")
+        ax.set_ylabel("TSTR - TRTR (0 = as useful as real)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_utils benchmark generators [options]``."""
+    p = argparse.ArgumentParser(prog="python -m course_utils benchmark generators")
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--only", default=None, help="comma-separated generator names")
+    p.add_argument("--fast", action="store_true", help="test settings (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="the same as --fast --seeds 0")
+    p.add_argument("--out", default="benchmarks/results/generators")
+    args = p.parse_args(argv)
+    seeds = (0,) if args.quick else tuple(int(s) for s in args.seeds.split(","))
+    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    only = None if args.only is None else [s.strip() for s in args.only.split(",")]
+    runs = run_benchmark(datasets, seeds, fast=args.fast or args.quick, only=only)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(runs)
+    runs.to_csv(out / "runs.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    (out / "summary.md").write_text(markdown(summary), encoding="utf-8")
+    (out / "settings.json").write_text(json.dumps({"datasets": datasets, "seeds": seeds,
+                                                   "fast": bool(args.fast or args.quick),
+                                                   "generators": sorted(set(runs["generator"]))},
+                                                  indent=2) + "\n", encoding="utf-8")
+    if len(summary):
+        plot(summary, out / "privacy_utility.png")
+    print(markdown(summary))
+    errors = runs[runs["error"].notna()] if "error" in runs.columns else runs.iloc[:0]
+    for r in errors.itertuples():
+        print(f"skipped {r.generator} on {r.dataset} (seed {r.seed}): {r.error}")
+    print(f"results written to {out}/")
+    return 0
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """The JSON-benchmark entry point: a quick smoke run on WHAS500, returned as records."""
+    runs = run_benchmark(("whas500",), (0,), fast=True, progress=False) if quick else run_benchmark()
+    return {"summary": summarise(runs).to_dict(orient="records"),
+            "errors": runs.get("error", pd.Series(dtype=object)).dropna().tolist(),
+            "nan_metrics": int(np.isnan(summarise(runs).select_dtypes("number").to_numpy()).sum())}
