@@ -16,6 +16,7 @@ WORKERS ?= 2
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { echo "Python 3.11 not found: install it (see README, Start here) or run make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "the course needs Python 3.11 (its pinned packages are tested only there, see README); found %d.%d: run make PYTHON=/path/to/python3.11 ..." % v)'
+	@echo "First run: installing the course's packages into $(VENV) (a few minutes, about 1 GB; later runs skip this)."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
