@@ -108,20 +108,19 @@ def _markdown_page(title: str, body_markdown: str, depth: int) -> str:
     )
 
 
-def _convert(notebook: Path, out_dir: Path, execute: bool, fast: bool, timeout: int) -> Path:
+def _convert(notebooks: list[Path], out_dir: Path, execute: bool, fast: bool, timeout: int) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     # TQDM_DISABLE: a static page would show every refresh of a progress bar as a line.
     env = dict(os.environ, COURSE_FAST="1" if fast else "0", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", COURSE_TORCH_THREADS="1", TQDM_DISABLE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(config.REPO_DIR), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", str(out_dir),
-           f"--ExecutePreprocessor.timeout={timeout}", str(notebook)]
-    if execute:
-        cmd.insert(-1, "--execute")
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=notebook.parent)
+           f"--ExecutePreprocessor.timeout={timeout}"] + (["--execute"] if execute else [])
+    result = subprocess.run(cmd + [str(nb) for nb in notebooks], capture_output=True, text=True, env=env,
+                            cwd=notebooks[0].parent)
     if result.returncode != 0:
-        raise SiteError(notebook.name, result.stderr[-4000:])
-    return out_dir / f"{notebook.stem}.html"
+        raise SiteError(", ".join(nb.name for nb in notebooks), result.stderr[-4000:])
+    return [out_dir / f"{nb.stem}.html" for nb in notebooks]
 
 
 def _index(root: Path, built_lessons: list[Path], built_exercises: list[Path]) -> str:
@@ -163,9 +162,14 @@ def build_site(
     if not lesson_paths:
         raise ValueError(f"no lesson notebooks found in {root / 'notebooks'}")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_convert, nb, out / "notebooks", True, fast, timeout) for nb in lesson_paths]
-        futures += [pool.submit(_convert, nb, out / "exercises", False, fast, timeout) for nb in exercise_paths]
-        pages = [f.result() for f in futures]
+        # One executed lesson per process (a failure names its lesson), later lessons first:
+        # they train the bigger models, and starting them first keeps both workers busy to
+        # the end. Exercises are only rendered, all in one process.
+        futures = {nb: pool.submit(_convert, [nb], out / "notebooks", True, fast, timeout)
+                   for nb in reversed(lesson_paths)}
+        rendered = pool.submit(_convert, exercise_paths, out / "exercises", False, fast, timeout) \
+            if exercise_paths else None
+        pages = [futures[nb].result()[0] for nb in lesson_paths] + (rendered.result() if rendered else [])
     for i, page in enumerate(pages[: len(lesson_paths)]):
         prev = lesson_paths[i - 1] if i > 0 else None
         nxt = lesson_paths[i + 1] if i + 1 < len(lesson_paths) else None
