@@ -100,12 +100,34 @@ def data_path(filename: str) -> Path:
         )
     digest = sha256(path)
     if digest != CHECKSUMS[filename]:
-        raise ValueError(
-            f"course data file {path} has been altered (sha256 {digest[:12]}..., expected "
-            f"{CHECKSUMS[filename][:12]}...). Restore it with `git checkout -- data/{filename}`; "
-            "save your own edits under another name and read them with load_csv()."
-        )
+        raise ValueError(_altered_message(path, filename, digest))
     return path
+
+
+def _restore_command(filename: str) -> str:
+    # A plain `git checkout -- data/X` leaves a file that git considers unchanged as it
+    # is, and converts line endings again where core.autocrlf is set: delete the file
+    # first and restore it from the last commit with conversion switched off.
+    return f"delete data/{filename}, then run `git -c core.autocrlf=false checkout HEAD -- data/{filename}`"
+
+
+def _altered_message(path: Path, filename: str, digest: str) -> str:
+    expected = CHECKSUMS[filename]
+    raw = path.read_bytes()
+    if b"\r\n" in raw and hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest() == expected:
+        return (
+            f"course data file {path} has Windows line endings (CRLF): git converted it when "
+            "the course was cloned with core.autocrlf=true, so its checksum no longer matches. "
+            f"The values are intact, but the course needs the exact bytes. To fix it, "
+            f"{_restore_command(filename)}; or clone the course again with "
+            "`git clone -c core.autocrlf=false <repository>`."
+        )
+    return (
+        f"course data file {path} has been altered (sha256 {digest[:12]}..., expected "
+        f"{expected[:12]}...). To restore it, {_restore_command(filename)} "
+        "(or clone the course again); save your own edits under another name and read them "
+        "with load_csv()."
+    )
 
 
 def load_stroke(return_metadata: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, Metadata]:
@@ -158,7 +180,8 @@ def load_csv(
     """Read your own CSV: text columns (and those named in ``categorical``) become categoricals.
 
     The file is only read, never written. Raises a clear error for a missing or empty
-    file and for a column named in ``categorical`` that the file lacks.
+    file, for a file that is not UTF-8 text (pass ``encoding="latin-1"`` or re-save it as
+    UTF-8) and for a column named in ``categorical`` that the file lacks.
     """
     path = Path(path)
     if not path.is_file():
@@ -167,6 +190,8 @@ def load_csv(
         df = pd.read_csv(path, **read_csv_kwargs)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty: no header and no rows") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(_encoding_message(path, err, read_csv_kwargs.get("encoding"))) from None
     if len(df) == 0:
         raise ValueError(f"{path} has a header but no rows")
     for col in categorical or []:
@@ -178,6 +203,18 @@ def load_csv(
     if not return_metadata:
         return df
     return df, infer_metadata(df)
+
+
+def _encoding_message(path: Path, err: UnicodeDecodeError, encoding: str | None) -> str:
+    byte = err.object[err.start : err.start + 1].hex()
+    used = encoding or "utf-8"
+    return (
+        f"{path} is not valid {used} text: byte 0x{byte} at position {err.start} cannot be "
+        f"decoded as {err.encoding}. The file was probably saved in another encoding (Excel "
+        "on Windows often writes cp1252 or latin-1). Read it with "
+        f"load_csv({str(path)!r}, encoding=\"latin-1\") (or encoding=\"cp1252\"), or save it "
+        "again as UTF-8 CSV."
+    )
 
 
 def train_holdout_split(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -52,7 +54,7 @@ def test_missing_and_altered_files_give_instructions(tmp_path, monkeypatch):
     data.load_whas500()
     with open(tmp_path / "whas500.csv", "a") as fh:
         fh.write("1,2,3\n")
-    with pytest.raises(ValueError, match="altered.*git checkout -- data/whas500.csv"):
+    with pytest.raises(ValueError, match="altered.*checkout HEAD -- data/whas500.csv"):
         data.load_whas500()
     with pytest.raises(ValueError, match="unknown course data file"):
         data.data_path("other.csv")
@@ -93,3 +95,68 @@ def test_train_holdout_split(whas500):
         data.train_holdout_split(whas500, stratify="nope")
     with pytest.raises(ValueError, match="test_size"):
         data.train_holdout_split(whas500, test_size=1.5)
+
+
+def _crlf_copy(name: str, folder) -> None:
+    raw = (config.REPO_DIR / "data" / name).read_bytes()
+    (folder / name).write_bytes(raw.replace(b"\n", b"\r\n"))
+
+
+def test_crlf_line_endings_are_named_with_a_fix_that_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path)
+    _crlf_copy("veterans.csv", tmp_path)
+    with pytest.raises(ValueError) as info:
+        data.load_veterans()
+    message = str(info.value)
+    assert "CRLF" in message and "core.autocrlf" in message
+    assert "git -c core.autocrlf=false checkout HEAD -- data/veterans.csv" in message
+    assert "git clone -c core.autocrlf=false" in message
+    # any other change is reported as an alteration, with the same working restore command
+    (tmp_path / "veterans.csv").write_bytes(b"x" + (config.REPO_DIR / "data" / "veterans.csv").read_bytes())
+    with pytest.raises(ValueError, match="altered.*checkout HEAD -- data/veterans.csv") as info:
+        data.load_veterans()
+    assert "CRLF" not in str(info.value)
+
+
+def _git(*args, cwd):
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org", "HOME": str(cwd), "PATH": os.environ["PATH"],
+           "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("with_attributes", [True, False], ids=["gitattributes", "old-clone"])
+def test_autocrlf_clone_keeps_data_bytes_or_the_fix_restores_them(tmp_path, with_attributes):
+    name = "veterans.csv"
+    original = (config.REPO_DIR / "data" / name).read_bytes()
+    source = tmp_path / "source"
+    (source / "data").mkdir(parents=True)
+    (source / "data" / name).write_bytes(original)
+    if with_attributes:
+        shutil.copy(config.REPO_DIR / ".gitattributes", source / ".gitattributes")
+    _git("init", "-q", cwd=source)
+    _git("add", "-A", cwd=source)
+    _git("commit", "-q", "-m", "data", cwd=source)
+    _git("clone", "-q", "-c", "core.autocrlf=true", str(source), "clone", cwd=tmp_path)
+    cloned = tmp_path / "clone" / "data" / name
+    if with_attributes:
+        assert cloned.read_bytes() == original, ".gitattributes did not keep the data bytes"
+        return
+    assert cloned.read_bytes() != original  # what a Windows clone without .gitattributes gets
+    cloned.unlink()  # the fix the loader's message gives
+    _git("-c", "core.autocrlf=false", "checkout", "HEAD", "--", f"data/{name}", cwd=tmp_path / "clone")
+    assert data.sha256(cloned) == data.CHECKSUMS[name]
+
+
+def test_load_csv_names_an_encoding_problem_and_its_fix(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("name,city\nRené,Orléans\nAnna,Köln\n".encode("latin-1"))
+    with pytest.raises(ValueError) as info:
+        data.load_csv(path)
+    message = str(info.value)
+    assert not isinstance(info.value, UnicodeDecodeError)
+    assert "excel.csv" in message and "UTF-8" in message.upper()
+    assert 'encoding="latin-1"' in message and "0xe9" in message
+    df = data.load_csv(path, encoding="latin-1")
+    assert list(df["name"]) == ["René", "Anna"]
