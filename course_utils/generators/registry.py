@@ -142,6 +142,10 @@ for _entry in (
                    fast_params={"epochs": 30, "batch_size": 40, "latent_dim": 8,
                                 "generator_dim": (16,), "discriminator_dim": (16,),
                                 "generator_lr": 1e-3}),
+    GeneratorEntry("MSTSynthesizer", ".mst", "differential privacy", "10",
+                   "noisy one- and two-way marginals on a tree (MST), (epsilon, delta)-DP",
+                   fast_params={"epsilon": 1.0, "delta": 1e-5, "bounds": "metadata"},
+                   default_params={"epsilon": 1.0, "delta": 1e-6, "bounds": "metadata"}),
 ):
     register_generator(_entry)
 del _entry
