@@ -18,6 +18,7 @@ maps codes back to a table (a numeric value drawn uniformly inside its bin).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ..schema import Metadata
 
-__all__ = ["PublicDomain", "Variable"]
+__all__ = ["PublicDomain", "Variable", "numeric_columns", "public_bounds"]
 
 
 @dataclass
@@ -167,3 +168,46 @@ class PublicDomain:
                 value[missing] = np.nan
                 cols[var.name] = value
         return pd.DataFrame(cols)
+
+
+def numeric_columns(metadata: Metadata) -> list[str]:
+    """The integer and continuous columns that need bounds (one-hot members excluded)."""
+    return [c for c in metadata.of_kind("integer", "continuous") if metadata[c].group is None]
+
+
+def public_bounds(metadata: Metadata, df: pd.DataFrame, bounds: Any, who: str) -> dict[str, tuple[float, float]]:
+    """Resolve ``bounds`` (a dict of public ranges, or ``"metadata"``) for every numeric column.
+
+    ``None`` is refused with a message: a private generator does not read ranges from
+    the data for free. ``"metadata"`` trusts the metadata's bounds as public, with a
+    warning for each column whose bounds are exactly the data's minimum and maximum
+    (what ``infer_metadata`` produces).
+    """
+    numeric = numeric_columns(metadata)
+    if not numeric:
+        return {}
+    if bounds is None:
+        raise ValueError(
+            f"{who} will not read the ranges of {numeric} from the data: pass bounds={{column: "
+            "(low, high)}} from public knowledge, bounds='metadata' when the metadata's bounds are "
+            "public" + (", or bounds='private' to spend budget on them" if who.startswith("MST") else ""))
+    if isinstance(bounds, str) and bounds == "metadata":
+        out = {}
+        for c in numeric:
+            b = metadata[c].bounds
+            if b is None:
+                raise ValueError(f"column {c!r}: the metadata has no bounds")
+            x = df[c].dropna()
+            if len(x) and float(x.min()) == float(b[0]) and float(x.max()) == float(b[1]):
+                warnings.warn(f"column {c!r}: the metadata's bounds {tuple(b)} are exactly the training "
+                              "minimum and maximum; if they were read from the data (infer_metadata) "
+                              "they are not public and reveal two patients' values", UserWarning, stacklevel=5)
+            out[c] = (float(b[0]), float(b[1]))
+        return out
+    if isinstance(bounds, Mapping):
+        missing = [c for c in numeric if c not in bounds]
+        if missing:
+            raise ValueError(f"no public bounds for numeric column(s) {missing}")
+        return {c: (float(bounds[c][0]), float(bounds[c][1])) for c in numeric}
+    raise ValueError(f"{who}: bounds must be a dict of public ranges or 'metadata'"
+                     + (", 'private'" if who.startswith("MST") else "") + f"; got {bounds!r}")

@@ -49,7 +49,7 @@ from ..privacy_accounting import (
 )
 from ..schema import Metadata
 from .base import Synthesizer, check_table
-from .dp_domain import PublicDomain
+from .dp_domain import PublicDomain, numeric_columns, public_bounds
 
 __all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "private_bounds",
            "project_to_simplex", "sample_tree", "select_tree"]
@@ -250,7 +250,8 @@ class MSTSynthesizer(Synthesizer):
     Fitted attributes: ``domain_`` (the :class:`PublicDomain`), ``rho_`` (the zCDP
     budget), ``budget_`` (rho per step), ``sigma_one_way_`` and ``sigma_two_way_`` (the
     Gaussian noise per cell), ``selection_epsilon_`` (per round), ``tree_`` (column
-    pairs), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
+    pairs), ``noisy_counts_`` (the released noisy one-way histograms over the public
+    codes), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
     codes), ``epsilon_spent_`` (the (epsilon, delta) guarantee of everything measured).
     """
 
@@ -281,41 +282,14 @@ class MSTSynthesizer(Synthesizer):
         return super().fit(df, metadata)
 
     def _resolve_bounds(self, df: pd.DataFrame, rho: float) -> tuple[dict[str, tuple[float, float]], float]:
-        numeric = self.metadata_.of_kind("integer", "continuous")
-        numeric = [c for c in numeric if self.metadata_[c].group is None]
-        if not numeric:
-            return {}, 0.0
-        if self.bounds is None:
-            raise ValueError(
-                f"{type(self).__name__} will not read the ranges of {numeric} from the data: pass "
-                "bounds={column: (low, high)} from public knowledge, bounds='metadata' when the "
-                "metadata's bounds are public, or bounds='private' to spend budget on them")
-        if isinstance(self.bounds, str) and self.bounds == "metadata":
-            out = {}
-            for c in numeric:
-                b = self.metadata_[c].bounds
-                if b is None:
-                    raise ValueError(f"column {c!r}: the metadata has no bounds")
-                x = df[c].dropna()
-                if len(x) and float(x.min()) == float(b[0]) and float(x.max()) == float(b[1]):
-                    warnings.warn(f"column {c!r}: the metadata's bounds {tuple(b)} are exactly the "
-                                  "training minimum and maximum; if they were read from the data "
-                                  "(infer_metadata) they are not public and reveal two patients' values",
-                                  UserWarning, stacklevel=4)
-                out[c] = (float(b[0]), float(b[1]))
-            return out, 0.0
         if isinstance(self.bounds, str) and self.bounds == "private":
-            rho_b = float(self.bounds_share) * rho
-            eps_each = math.inf if math.isinf(rho) else math.sqrt(8.0 * rho_b / (2 * len(numeric)))
+            numeric = numeric_columns(self.metadata_)
+            rho_b = float(self.bounds_share) * rho if numeric else 0.0
+            eps_each = math.inf if math.isinf(rho) else math.sqrt(8.0 * rho_b / (2 * max(len(numeric), 1)))
             out = {c: private_bounds(df[c].dropna().to_numpy(dtype=float), eps_each, self._rng)
                    for c in numeric}
             return out, rho_b
-        if isinstance(self.bounds, Mapping):
-            missing = [c for c in numeric if c not in self.bounds]
-            if missing:
-                raise ValueError(f"no public bounds for numeric column(s) {missing}")
-            return {c: tuple(self.bounds[c]) for c in numeric}, 0.0
-        raise ValueError(f"bounds must be a dict, 'metadata', 'private' or None; got {self.bounds!r}")
+        return public_bounds(self.metadata_, df, self.bounds, type(self).__name__), 0.0
 
     def _fit(self, df: pd.DataFrame) -> None:
         eps, delta = float(self.epsilon), float(self.delta)
@@ -346,6 +320,7 @@ class MSTSynthesizer(Synthesizer):
         # 1. one-way marginals, then merge the levels that are mostly noise
         s1 = self.sigma_one_way_
         noisy = [marginal_counts(codes, (j,), sizes) + rng_normal(self._rng, s1, sizes[j]) for j in range(d)]
+        self.noisy_counts_ = noisy  # what was released: each column's histogram plus noise
         self.kept_, self.merged_ = [], []
         one_way, one_var, maps = [], [], []
         for j in range(d):
