@@ -83,7 +83,8 @@ class DPVAESynthesizer(Synthesizer):
         latent_dim, hidden: the code size and the encoder's hidden layers (the decoder
             mirrors them).
         epochs: passes over the table (the noise grows with them for a fixed epsilon).
-        batch_size: expected rows per step (Poisson sampling).
+        batch_size: rows per step on average (Poisson sampling: each patient joins a
+            step with probability ``1 / ceil(n / batch_size)``).
         learning_rate: Adam's step size.
         max_grad_norm: the clipping norm of each patient's gradient.
         beta: weight of the KL term.

@@ -202,23 +202,23 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf < u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 
-def private_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator,
-                   quantiles: tuple[float, float] = (0.01, 0.99)) -> tuple[float, float]:
-    """Lower and upper bounds of ``values`` from two exponential mechanisms on :data:`PUBLIC_GRID`.
+def private_bounds(values: np.ndarray, rho: float, rng: np.random.Generator) -> tuple[float, float]:
+    """A range for ``values`` from a noisy histogram over the intervals of :data:`PUBLIC_GRID`.
 
-    Each candidate ``c`` scores ``-| #(values < c) - q n |`` (sensitivity 1), at
-    ``epsilon`` per quantile. The result is a coarse, private guess of the range.
+    Each interval's count gets Gaussian noise of standard deviation ``1 / sqrt(2 rho)``
+    (``rho``-zCDP: one patient is in one interval); the range runs from the first to the
+    last interval whose noisy count exceeds three standard deviations. The grid is
+    coarse (1, 1.5, 2, 3, 5, 7 times powers of ten), so the range is a rounded guess
+    that may cut off a few extreme patients: they are clipped, which is the point.
     """
-    x = np.sort(np.asarray(values, dtype=float))
-    below = np.searchsorted(x, PUBLIC_GRID, side="left")
-    out = []
-    for q in quantiles:
-        out.append(PUBLIC_GRID[exponential_mechanism(-np.abs(below - q * len(x)), epsilon, 1.0, rng)])
-    low, high = min(out), max(out)
-    if low == high:
-        i = int(np.searchsorted(PUBLIC_GRID, high))
-        high = PUBLIC_GRID[min(i + 1, len(PUBLIC_GRID) - 1)]
-    return float(low), float(high)
+    x = np.asarray(values, dtype=float)
+    sd = 0.0 if math.isinf(rho) else gaussian_sigma(rho)
+    idx = np.clip(np.searchsorted(PUBLIC_GRID, x, side="right") - 1, 0, len(PUBLIC_GRID) - 2)
+    noisy = np.bincount(idx, minlength=len(PUBLIC_GRID) - 1) + rng_normal(rng, sd, len(PUBLIC_GRID) - 1)
+    busy = np.flatnonzero(noisy > max(3.0 * sd, 0.5))
+    if len(busy) == 0:
+        return float(PUBLIC_GRID[0]), float(PUBLIC_GRID[-1])
+    return float(PUBLIC_GRID[busy[0]]), float(PUBLIC_GRID[busy[-1] + 1])
 
 
 # -- the generator --------------------------------------------------------------------------
@@ -235,7 +235,7 @@ class MSTSynthesizer(Synthesizer):
             bounds are such public knowledge (a warning says when they equal the
             training minimum and maximum, which is what ``infer_metadata`` gives);
             ``"private"``: spend ``bounds_share`` of the budget estimating each range
-            with :func:`private_bounds`. ``None`` refuses to fit: the generator does not
+            with :func:`private_bounds` (a noisy histogram on a fixed grid). ``None`` refuses to fit: the generator does not
             read ranges from the data for free.
         bounds_share: fraction of rho spent on ``bounds="private"``.
         n_bins: bins per numeric column (integers with few values keep each value).
@@ -285,8 +285,8 @@ class MSTSynthesizer(Synthesizer):
         if isinstance(self.bounds, str) and self.bounds == "private":
             numeric = numeric_columns(self.metadata_)
             rho_b = float(self.bounds_share) * rho if numeric else 0.0
-            eps_each = math.inf if math.isinf(rho) else math.sqrt(8.0 * rho_b / (2 * max(len(numeric), 1)))
-            out = {c: private_bounds(df[c].dropna().to_numpy(dtype=float), eps_each, self._rng)
+            rho_each = math.inf if math.isinf(rho) else rho_b / max(len(numeric), 1)
+            out = {c: private_bounds(df[c].dropna().to_numpy(dtype=float), rho_each, self._rng)
                    for c in numeric}
             return out, rho_b
         return public_bounds(self.metadata_, df, self.bounds, type(self).__name__), 0.0
@@ -371,7 +371,7 @@ class MSTSynthesizer(Synthesizer):
     def privacy_report(self) -> pd.DataFrame:
         """One row per step: its share of rho and its noise; the last row is the total spent."""
         self._check_fitted()
-        rows = [{"step": "bounds", "rho": self.budget_["bounds"], "noise": "exponential mechanism"},
+        rows = [{"step": "bounds", "rho": self.budget_["bounds"], "noise": "Gaussian histogram on a fixed grid" if self.budget_["bounds"] else "public bounds: none"},
                 {"step": "one-way", "rho": self.budget_["one-way"], "noise": f"Gaussian sd {self.sigma_one_way_:.3g}"},
                 {"step": "selection", "rho": self.budget_["selection"],
                  "noise": f"exponential mechanism, epsilon {self.selection_epsilon_:.3g} per edge"},
