@@ -28,7 +28,34 @@ import pandas as pd
 
 from ..schema import Metadata
 
-__all__ = ["PublicDomain", "Variable", "numeric_columns", "public_bounds"]
+__all__ = ["PublicDomain", "STROKE_PUBLIC_BOUNDS", "Variable", "WHAS500_PUBLIC_BOUNDS",
+           "numeric_columns", "public_bounds"]
+
+WHAS500_PUBLIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "age": (18, 105),        # adults admitted with a heart attack
+    "bmi": (10, 60),         # kg/m2, the range of adult body-mass index charts
+    "diasbp": (0, 200),      # mmHg, physiological limits of a recorded blood pressure
+    "sysbp": (40, 300),
+    "hr": (20, 250),         # beats per minute
+    "los": (0, 60),          # days in hospital, the study's recording range
+    "lenfol": (0, 2400),     # days of follow-up: admissions 1997-2001, follow-up to end 2002
+}
+"""Ranges of the WHAS500 numeric columns from clinical and study-design knowledge, not from the rows."""
+
+STROKE_PUBLIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "Age": (18, 100),
+    "# Comorbidities": (0, 5),            # five comorbidity flags in the table
+    "S2RankinBeforeStroke": (0, 5),       # modified Rankin scale before the stroke (6 = dead)
+    "S2NihssArrival": (0, 42),            # NIHSS total
+    "S2NihssArrivalLocQuestions": (0, 2), "S2NihssArrivalLocCommands": (0, 2),
+    "S2NihssArrivalBestGaze": (0, 2), "S2NihssArrivalVisual": (0, 3),
+    "S2NihssArrivalFacialPalsy": (0, 3), "S2NihssArrivalMotorArmLeft": (0, 4),
+    "S2NihssArrivalMotorArmRight": (0, 4), "S2NihssArrivalMotorLegLeft": (0, 4),
+    "S2NihssArrivalMotorLegRight": (0, 4), "S2NihssArrivalLimbAtaxia": (0, 2),
+    "S2NihssArrivalSensory": (0, 2), "S2NihssArrivalBestLanguage": (0, 3),
+    "S2NihssArrivalDysarthria": (0, 2), "S2NihssArrivalExtinctionInattention": (0, 2),
+}
+"""Ranges of the stroke table's scores from the scales' definitions (NIHSS items, Rankin)."""
 
 
 @dataclass
