@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from course_utils import privacy_accounting
+from course_utils.benchmarks.dp import dp_split
 from course_utils.data import load_whas500
 from course_utils.generators.mst import (
     MSTSynthesizer,
@@ -235,3 +240,52 @@ def test_without_noise_the_tree_keeps_the_outcome_relation(whas):
     real = df.groupby("fstat")["lenfol"].median()
     synth = out.groupby("fstat")["lenfol"].median()
     assert synth[1] < synth[0] and real[1] < real[0]
+
+
+# -- the lesson's own MST agrees with the package ----------------------------------------------
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "10_differential_privacy.ipynb"
+
+
+def _notebook_functions() -> dict:
+    """The functions defined in the lesson's cells tagged ``mst-core`` (only the definitions run)."""
+    ns = {"math": math, "np": np, "pa": privacy_accounting, "marginal_counts": marginal_counts,
+          "project_to_simplex": project_to_simplex}
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if "mst-core" in c.get("metadata", {}).get("tags", [])]
+    assert cells, "the lesson has no cell tagged mst-core"
+    for cell in cells:
+        tree = ast.parse("".join(cell["source"]))
+        defs = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+        exec(compile(ast.Module(defs, type_ignores=[]), str(NOTEBOOK), "exec"), ns)
+    return ns
+
+
+def test_the_lessons_mst_makes_the_packages_measurements():
+    ns = _notebook_functions()
+    train, _, meta, _, bounds = dp_split("whas500")
+    for eps, seed in ((1.0, 0), (3.0, 7)):
+        gen = MSTSynthesizer(epsilon=eps, delta=1e-6, bounds=bounds, compress=False, random_state=seed,
+                             verbose=False).fit(train, meta)
+        codes = gen.domain_.encode(train)
+        one_way, edges, two_way, sigma = ns["mst_measure"](codes, gen.domain_.sizes_, eps, 1e-6, seed)
+        assert sigma * math.sqrt(len(one_way)) == pytest.approx(gen.sigma_one_way_)
+        assert edges == list(gen.noisy_two_way_)
+        for ours, theirs in zip(one_way, gen.noisy_counts_, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+        for edge in edges:
+            np.testing.assert_allclose(two_way[edge], gen.noisy_two_way_[edge], rtol=1e-9)
+
+
+def test_the_lessons_tree_sampler_draws_like_the_packages():
+    ns = _notebook_functions()
+    train, _, meta, _, bounds = dp_split("whas500")
+    gen = MSTSynthesizer(epsilon=3.0, delta=1e-6, bounds=bounds, compress=False, random_state=0,
+                         verbose=False).fit(train, meta)
+    sizes = gen.domain_.sizes_
+    ours = ns["sample_along_tree"](gen.one_way_, gen.two_way_, 40_000, np.random.default_rng(0))
+    theirs = sample_tree(gen.one_way_, gen.two_way_, 40_000, np.random.default_rng(1))
+    for a, b in gen.two_way_:
+        p = marginal_counts(ours, (a, b), sizes) / 40_000
+        q = marginal_counts(theirs, (a, b), sizes) / 40_000
+        assert 0.5 * np.abs(p - q).sum() < 0.03, (a, b)
+        np.testing.assert_allclose(p, gen.two_way_[a, b], atol=0.015)

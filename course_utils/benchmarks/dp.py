@@ -177,3 +177,47 @@ def run(quick: bool = False) -> dict[str, Any]:
         "runs": runs.round(4).replace({np.nan: None}).to_dict(orient="records"),
         "total_s": round(time.perf_counter() - start, 1),
     }
+
+
+def plot_privacy_utility(runs: pd.DataFrame, dataset: str) -> Any:
+    """Quality, TSTR AUC and membership AUC against epsilon for one dataset (mean and range over seeds).
+
+    Each DP generator is a line over the finite epsilons with its no-privacy run as a
+    marker at the right ("none"); CART (non-private) is a dashed line, TRTR a dotted one.
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    table = runs[runs["dataset"] == dataset]
+    finite = sorted(e for e in table["epsilon"].dropna().unique())
+    x_none = (finite[-1] * 3) if finite else 1.0
+    panels = [("quality", "quality score (vs train)"), ("tstr_auc", "TSTR ROC AUC"),
+              ("mia_auc", "membership-inference AUC")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, (col, label) in zip(axes, panels, strict=True):
+        for name, group in table[table["generator"] != "CART"].groupby("generator"):
+            stats = group.assign(x=group["epsilon"].fillna(x_none)).groupby("x")[col].agg(["mean", "min", "max"])
+            line = stats.loc[stats.index != x_none]
+            handle = ax.plot(line.index, line["mean"], marker="o", label=name)[0]
+            ax.fill_between(line.index, line["min"], line["max"], alpha=0.15, color=handle.get_color())
+            if x_none in stats.index:
+                ax.errorbar([x_none], [stats.loc[x_none, "mean"]], fmt="s", color=handle.get_color(),
+                            yerr=[[stats.loc[x_none, "mean"] - stats.loc[x_none, "min"]],
+                                  [stats.loc[x_none, "max"] - stats.loc[x_none, "mean"]]])
+        cart = table.loc[table["generator"] == "CART", col]
+        if len(cart):
+            ax.axhline(cart.mean(), color="grey", linestyle="--", label="CART (not private)")
+        if col == "tstr_auc":
+            ax.axhline(table["trtr_auc"].mean(), color="black", linestyle=":", label="TRTR")
+        if col == "mia_auc":
+            ax.axhline(0.5, color="black", linestyle=":", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(finite + [x_none], [f"{e:g}" for e in finite] + ["none"])
+        ax.minorticks_off()
+        ax.set_xlabel("epsilon")
+        ax.set_title(label, fontsize=10)
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"{dataset}: privacy against utility", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -216,7 +216,7 @@ def public_bounds(metadata: Metadata, df: pd.DataFrame, bounds: Any, who: str) -
     if bounds is None:
         raise ValueError(
             f"{who} will not read the ranges of {numeric} from the data: pass bounds={{column: "
-            "(low, high)}} from public knowledge, bounds='metadata' when the metadata's bounds are "
+            "(low, high)} from public knowledge, bounds='metadata' when the metadata's bounds are "
             "public" + (", or bounds='private' to spend budget on them" if who.startswith("MST") else ""))
     if isinstance(bounds, str) and bounds == "metadata":
         out = {}

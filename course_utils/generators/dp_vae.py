@@ -55,6 +55,9 @@ class OneHotVAE(nn.Module):
         width = sum(self.sizes)
         self.encoder = build_mlp(width, hidden, 2 * self.latent_dim)
         self.decoder = build_mlp(self.latent_dim, list(hidden)[::-1], width)
+        # an untrained decoder should claim no relation between columns: random output
+        # weights would tie columns together by chance, and a few noisy steps do not undo that
+        nn.init.zeros_(self.decoder[-1].weight)
 
     def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, log_var = self.encoder(x).chunk(2, dim=1)

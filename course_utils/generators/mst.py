@@ -251,7 +251,8 @@ class MSTSynthesizer(Synthesizer):
     budget), ``budget_`` (rho per step), ``sigma_one_way_`` and ``sigma_two_way_`` (the
     Gaussian noise per cell), ``selection_epsilon_`` (per round), ``tree_`` (column
     pairs), ``noisy_counts_`` (the released noisy one-way histograms over the public
-    codes), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
+    codes), ``noisy_two_way_`` (the released noisy two-way tables, keyed by variable
+    index pairs), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
     codes), ``epsilon_spent_`` (the (epsilon, delta) guarantee of everything measured).
     """
 
@@ -298,8 +299,8 @@ class MSTSynthesizer(Synthesizer):
                           "publishes one random patient's row would satisfy it", UserWarning, stacklevel=3)
         rho = cdp_rho(eps, delta)
         self.rho_ = rho
-        bar = tqdm(total=4, desc="MST", disable=not self.verbose, leave=True)
         bounds, rho_bounds = self._resolve_bounds(df, rho)
+        bar = tqdm(total=4, desc="MST", disable=not self.verbose, leave=True)
         for c, (low, high) in bounds.items():  # public (or private) bounds: what the output keeps to
             self.metadata_.columns[c].bounds = (low, high) if self.metadata_[c].kind == "continuous" \
                 else (math.ceil(low), math.floor(high))
@@ -352,6 +353,7 @@ class MSTSynthesizer(Synthesizer):
         two_way = {(a, b): marginal_counts(ccodes, (a, b), csizes)
                    + rng_normal(self._rng, s2, csizes[a] * csizes[b]).reshape(csizes[a], csizes[b])
                    for a, b in edges}
+        self.noisy_two_way_ = two_way  # released: the tree's two-way tables plus noise
         self.one_way_, self.two_way_ = consistent_marginals(one_way, one_var, two_way, s2 ** 2 + 1e-12)
         self.epsilon_spent_ = cdp_eps(sum(self.budget_.values()), delta) if math.isfinite(rho) else math.inf
         bar.update()
