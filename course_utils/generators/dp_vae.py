@@ -86,14 +86,17 @@ class DPVAESynthesizer(Synthesizer):
         latent_dim, hidden: the code size and the encoder's hidden layers (the decoder
             mirrors them).
         epochs: passes over the table (the noise grows with them for a fixed epsilon).
-            The defaults (10 epochs of 128-row batches at a step size of 5e-3) gave
-            the same quality as 30 epochs of 64 rows on WHAS500 in a third of the time:
-            fewer, larger noisy steps suit a small table.
+            The defaults (20 epochs of 128-row batches at a step size of 5e-3) gave
+            the quality of 30 epochs of 64 rows on WHAS500 in less time: fewer, larger
+            noisy steps suit a small table.
         batch_size: rows per step on average (Poisson sampling: each patient joins a
             step with probability ``1 / ceil(n / batch_size)``).
         learning_rate: Adam's step size.
         max_grad_norm: the clipping norm of each patient's gradient.
-        beta: weight of the KL term.
+        beta: weight of the KL term. At 1 the codes collapse onto the prior within a few
+            clipped steps and the decoder outputs each column on its own; 0.2 keeps
+            information in the codes (without noise, WHAS500's TSTR AUC rose from about
+            0.46 to 0.87 over three seeds).
         random_state: seed of the weights, the batches, the noise and the samples.
         verbose: progress bar over the epochs.
 
@@ -104,9 +107,9 @@ class DPVAESynthesizer(Synthesizer):
 
     def __init__(self, epsilon: float | None = None, delta: float | None = None,
                  bounds: Mapping[str, tuple[float, float]] | str | None = None, n_bins: int = 8,
-                 latent_dim: int = 8, hidden: Sequence[int] = (64,), epochs: int = 10,
+                 latent_dim: int = 8, hidden: Sequence[int] = (64,), epochs: int = 20,
                  batch_size: int = 128, learning_rate: float = 5e-3, max_grad_norm: float = 1.0,
-                 beta: float = 1.0, random_state: int | None = None, verbose: bool = True):
+                 beta: float = 0.2, random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.epsilon = epsilon
         self.delta = delta
