@@ -204,13 +204,14 @@ def plot_privacy_utility(runs: pd.DataFrame, dataset: str) -> Any:
                 ax.errorbar([x_none], [stats.loc[x_none, "mean"]], fmt="s", color=handle.get_color(),
                             yerr=[[stats.loc[x_none, "mean"] - stats.loc[x_none, "min"]],
                                   [stats.loc[x_none, "max"] - stats.loc[x_none, "mean"]]])
+        span = [finite[0] if finite else x_none, x_none]  # lines drawn as data, so the axes include them
         cart = table.loc[table["generator"] == "CART", col]
         if len(cart):
-            ax.axhline(cart.mean(), color="grey", linestyle="--", label="CART (not private)")
+            ax.plot(span, [cart.mean()] * 2, color="grey", linestyle="--", label="CART (not private)")
         if col == "tstr_auc":
-            ax.axhline(table["trtr_auc"].mean(), color="black", linestyle=":", label="TRTR")
+            ax.plot(span, [table["trtr_auc"].mean()] * 2, color="black", linestyle=":", label="TRTR")
         if col == "mia_auc":
-            ax.axhline(0.5, color="black", linestyle=":", linewidth=0.8)
+            ax.plot(span, [0.5, 0.5], color="black", linestyle=":", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_xticks(finite + [x_none], [f"{e:g}" for e in finite] + ["none"])
         ax.minorticks_off()
