@@ -23,6 +23,7 @@ BENCHMARKS = {
     "deep": "course_utils.benchmarks.deep",
     "generators": "course_utils.benchmarks.generators",
     "mcm": "course_utils.benchmarks.mcm",
+    "dp": "course_utils.benchmarks.dp",
 }
 
 

@@ -149,6 +149,15 @@ for _entry in (
     GeneratorEntry("MICESynthesizer", ".mice", "masked", "08",
                    "chained regressions with posterior sampling regenerate hidden cells",
                    supports_conditions=True, handles_missing=False, fast_params={"max_iter": 3}),
+    GeneratorEntry("MSTSynthesizer", ".mst", "differential privacy", "10",
+                   "noisy one- and two-way marginals on a tree (MST), (epsilon, delta)-DP",
+                   fast_params={"epsilon": 1.0, "delta": 1e-5, "bounds": "metadata"},
+                   default_params={"epsilon": 1.0, "delta": 1e-6, "bounds": "metadata"}),
+    GeneratorEntry("DPVAESynthesizer", ".dp_vae", "differential privacy", "10",
+                   "VAE trained with DP-SGD (opacus), (epsilon, delta)-DP", needs_torch=True,
+                   fast_params={"epsilon": 1.0, "delta": 1e-5, "bounds": "metadata", "epochs": 2,
+                                "hidden": (16,), "latent_dim": 3},
+                   default_params={"epsilon": 1.0, "delta": 1e-6, "bounds": "metadata"}),
 ):
     register_generator(_entry)
 del _entry

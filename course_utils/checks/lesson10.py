@@ -1,0 +1,141 @@
+"""Checks for lesson 10 (differential privacy), used by ``solutions/10_differential_privacy.ipynb``.
+
+1. ``10.noise_scale``: a function giving the Laplace noise scale of a count at a given epsilon;
+2. ``10.randomize``: randomised response, one coin flip per patient;
+3. ``10.estimate``: the true rate recovered from randomised answers;
+4. ``10.smallest_epsilon``: the smallest epsilon whose MST TSTR stays within a margin of TRTR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import CheckFailed, as_number, register
+
+EPSILON_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""The epsilons of exercise 4."""
+SWEEP_SEEDS = (0, 1, 2)
+TSTR_MARGIN = 0.05
+"""Exercise 4: mean TSTR AUC at least TRTR AUC minus this."""
+
+
+def _callable(obj: Any, what: str) -> Callable[..., Any]:
+    if not callable(obj):
+        raise CheckFailed(f"expected {what} (a function), found {type(obj).__name__}")
+    return obj
+
+
+# -- 1. the noise scale of a count -------------------------------------------------------------
+@register("10.noise_scale", target="count_noise_scale", points=1,
+          hint="A count changes by at most 1 when one patient joins or leaves: Laplace scale = sensitivity / epsilon.")
+def noise_scale(func: Any) -> None:
+    """``count_noise_scale(epsilon)`` returns the Laplace scale ``1 / epsilon`` for several epsilons."""
+    func = _callable(func, "count_noise_scale(epsilon)")
+    for eps in (0.1, 0.5, 1.0, 2.0, 8.0):
+        got = as_number(func(eps), f"count_noise_scale({eps})")
+        want = 1.0 / eps
+        if not math.isclose(got, want, rel_tol=1e-6):
+            raise CheckFailed(f"count_noise_scale({eps}) gave {got:.4g}; the Laplace scale for a count at "
+                              f"epsilon {eps} is {want:.4g}" + (" (a smaller epsilon needs more noise)"
+                                                                 if got < want else ""))
+
+
+# -- 2. randomised response --------------------------------------------------------------------
+@register("10.randomize", target="randomize", points=1,
+          hint="Keep each answer with probability e^eps / (1 + e^eps), flip it otherwise; draw with the rng given.")
+def randomize(func: Any) -> None:
+    """``randomize(answers, epsilon, rng)`` keeps each 0/1 answer with probability ``e^eps/(1+e^eps)``."""
+    func = _callable(func, "randomize(answers, epsilon, rng)")
+    truth = (np.random.default_rng(0).random(20_000) < 0.3).astype(int)
+    for eps in (0.5, 2.0):
+        out = np.asarray(func(truth.copy(), eps, np.random.default_rng(1)))
+        if out.shape != truth.shape:
+            raise CheckFailed(f"expected one answer per patient ({truth.shape[0]}), got shape {out.shape}")
+        if not np.isin(out, (0, 1)).all():
+            raise CheckFailed("every reported answer should still be 0 or 1")
+        kept = float((out == truth).mean())
+        want = math.exp(eps) / (1 + math.exp(eps))
+        if abs(kept - want) > 0.015:
+            raise CheckFailed(f"at epsilon {eps}, {kept:.1%} of the answers were kept; a truthful answer "
+                              f"should be reported with probability {want:.1%}")
+        flipped_ones = float(((truth == 1) & (out == 0)).sum() / (truth == 1).sum())
+        flipped_zeros = float(((truth == 0) & (out == 1)).sum() / (truth == 0).sum())
+        if abs(flipped_ones - flipped_zeros) > 0.03:
+            raise CheckFailed(f"1s were flipped {flipped_ones:.1%} of the time, 0s {flipped_zeros:.1%}: "
+                              "both should be flipped with the same probability")
+    a = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(5)))
+    b = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(6)))
+    if np.array_equal(a, b):
+        raise CheckFailed("two different rngs gave the same answers: draw the coin flips from the rng argument")
+
+
+# -- 3. the estimate ---------------------------------------------------------------------------
+@register("10.estimate", target="estimate_rate", points=1,
+          hint="E[reported mean] = p * rate + (1 - p) * (1 - rate) with p = e^eps / (1 + e^eps); solve for rate.")
+def estimate(func: Any) -> None:
+    """``estimate_rate(reported, epsilon)`` is the unbiased estimate ``(mean - (1 - p)) / (2p - 1)``."""
+    func = _callable(func, "estimate_rate(reported, epsilon)")
+    rng = np.random.default_rng(3)
+    for eps, rate in ((0.5, 0.1), (1.0, 0.3), (3.0, 0.6)):
+        p = math.exp(eps) / (1 + math.exp(eps))
+        reported = (rng.random(5000) < p * rate + (1 - p) * (1 - rate)).astype(int)
+        want = (reported.mean() - (1 - p)) / (2 * p - 1)
+        got = as_number(func(reported, eps), f"estimate_rate(reported, {eps})")
+        if not math.isclose(got, want, abs_tol=1e-6):
+            raise CheckFailed(f"at epsilon {eps} the reported rate is {reported.mean():.3f} and the unbiased "
+                              f"estimate is {want:.3f}; you gave {got:.3f}")
+
+
+# -- 4. the smallest useful epsilon ------------------------------------------------------------
+@lru_cache(maxsize=1)
+def tstr_by_epsilon() -> dict[float, tuple[float, float]]:
+    """``{epsilon: (mean TSTR AUC, TRTR AUC)}`` of MST on WHAS500 as exercise 4 computes them.
+
+    ``MSTSynthesizer(epsilon=eps, delta=1e-6, bounds=WHAS500_PUBLIC_BOUNDS, random_state=seed)``
+    fitted on the lesson's training split, ``len(train)`` rows sampled, logistic TSTR on the
+    holdout (``tstr(..., metadata=meta)``), averaged over seeds 0, 1, 2.
+    """
+    from ..evaluation import tstr
+    from ..generators.dp_domain import WHAS500_PUBLIC_BOUNDS
+    from ..generators.mst import MSTSynthesizer
+    from . import whas500_split
+
+    train, holdout, meta = whas500_split()
+    out = {}
+    for eps in EPSILON_GRID:
+        aucs, trtr = [], 0.0
+        for seed in SWEEP_SEEDS:
+            gen = MSTSynthesizer(epsilon=eps, delta=1e-6, bounds=WHAS500_PUBLIC_BOUNDS, random_state=seed,
+                                 verbose=False).fit(train, meta)
+            res = tstr(train, gen.sample(len(train)), holdout, "fstat", metadata=meta, n_bootstrap=20)
+            auc = res[res["metric"] == "auc"].set_index("trained_on")["value"]
+            aucs.append(float(auc["synthetic"]))
+            trtr = float(auc["real"])
+        out[eps] = (float(np.mean(aucs)), trtr)
+    return out
+
+
+@register("10.smallest_epsilon", target="smallest_epsilon", points=1,
+          hint="For each epsilon of the grid average TSTR over seeds 0, 1, 2; keep those within 0.05 of TRTR; take the smallest.")
+def smallest_epsilon(obj: Any) -> None:
+    """The smallest epsilon of :data:`EPSILON_GRID` whose mean MST TSTR AUC is within 0.05 of TRTR."""
+    eps = as_number(obj, "smallest_epsilon")
+    if not any(math.isclose(eps, g) for g in EPSILON_GRID):
+        raise CheckFailed(f"choose one of the epsilons of the grid {list(EPSILON_GRID)}, found {eps}")
+    curve = tstr_by_epsilon()
+    ok = [g for g, (t, r) in curve.items() if t >= r - TSTR_MARGIN]
+    if not ok:
+        raise CheckFailed("no epsilon of the grid keeps TSTR within the margin: report this to the course team")
+    best = min(ok)
+    mean, trtr = curve[min(EPSILON_GRID, key=lambda g: abs(g - eps))]
+    if eps not in ok and not any(math.isclose(eps, g) for g in ok):
+        raise CheckFailed(f"at epsilon {eps} MST's mean TSTR AUC is {mean:.3f}, more than {TSTR_MARGIN} "
+                          f"below TRTR ({trtr:.3f}): that epsilon costs too much utility")
+    if not math.isclose(eps, best):
+        raise CheckFailed(f"epsilon {eps} keeps TSTR within the margin, but a smaller epsilon of the grid "
+                          "does too: the smallest one protects patients more for the same promise of utility")

@@ -1,0 +1,388 @@
+"""MST: differentially private synthesis from noisy marginals on a tree (lesson 10).
+
+McKenna, Miklau and Sheldon (2021), "Winning the NIST Contest: A scalable and general
+approach to differentially private synthetic data", Journal of Privacy and
+Confidentiality 11(3). The budget, ``rho``-zCDP from :func:`~course_utils.privacy_accounting.cdp_rho`,
+is split in three equal parts:
+
+1. **one-way marginals**: every column's histogram (over the public codes of
+   :class:`~course_utils.generators.dp_domain.PublicDomain`) plus Gaussian noise.
+   Levels whose noisy count is below ``3 sigma`` are merged into one "rare" level
+   (the paper's domain compression): they are mostly noise.
+2. **selection**: ``d - 1`` rounds of the exponential mechanism build a spanning
+   tree. A pair of columns scores the L1 distance between its true two-way counts
+   and what the noisy one-way marginals predict if the columns were independent: the
+   more the columns depend on each other (the higher their mutual information), the
+   higher the score. One patient moves the score by at most 1 (sensitivity 1).
+3. **two-way marginals**: each tree edge's table of counts plus Gaussian noise.
+
+The paper then fits a graphical model with Private-PGM. Because the chosen marginals
+form a tree, this module does it directly: :func:`consistent_marginals` turns the
+noisy tables into probabilities that are non-negative, sum to 1 and agree on every
+shared column; :func:`sample_tree` draws rows ancestrally, the root column from its
+marginal and every other column given its parent. Neighbouring tables differ by
+adding or removing one patient.
+
+Everything that comes out is computed from the noisy measurements and public facts
+only (the metadata's categories and the bounds), so the synthetic table is as private
+as the measurements: that is the post-processing property of differential privacy.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..privacy_accounting import (
+    cdp_eps,
+    cdp_rho,
+    check_delta,
+    check_epsilon,
+    exponential_mechanism,
+    gaussian_sigma,
+)
+from ..schema import Metadata
+from .base import Synthesizer, check_table
+from .dp_domain import PublicDomain, numeric_columns, public_bounds
+
+__all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "private_bounds",
+           "project_to_simplex", "sample_tree", "select_tree"]
+
+PUBLIC_GRID = np.unique([0.0] + [s * m * 10.0 ** k for s in (-1, 1) for m in (1, 1.5, 2, 3, 5, 7)
+                               for k in range(-2, 7)])
+"""Candidate bounds for ``bounds="private"``: fixed before seeing any data."""
+
+
+# -- the pieces of the algorithm ----------------------------------------------------------
+def marginal_counts(codes: np.ndarray, columns: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
+    """Counts of each combination of codes in ``columns``: an array of shape ``sizes[columns]``."""
+    shape = tuple(int(sizes[c]) for c in columns)
+    flat = np.ravel_multi_index(tuple(codes[:, c] for c in columns), shape)
+    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape).astype(float)
+
+
+def project_to_simplex(v: np.ndarray, total: float = 1.0) -> np.ndarray:
+    """The non-negative vector summing to ``total`` closest to ``v`` (Euclidean projection)."""
+    v = np.asarray(v, dtype=float)
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - total
+    k = np.arange(1, len(v) + 1)
+    r = np.nonzero(u - css / k > 0)[0][-1]
+    return np.maximum(v - css[r] / (r + 1), 0.0)
+
+
+def select_tree(codes: np.ndarray, sizes: Sequence[int], one_way: Sequence[np.ndarray], rho: float,
+                rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Edges of a spanning tree chosen by ``d - 1`` exponential mechanisms costing ``rho`` in total.
+
+    ``one_way`` holds the noisy (already private) one-way probabilities; each candidate
+    pair ``(a, b)`` not yet connected scores ``|| counts_ab - n p_a p_b^T ||_1``.
+    """
+    d = len(sizes)
+    if d < 2:
+        return []
+    n = len(codes)
+    scores = {}
+    for a in range(d):
+        for b in range(a + 1, d):
+            expected = n * np.outer(one_way[a], one_way[b])
+            scores[a, b] = float(np.abs(marginal_counts(codes, (a, b), sizes) - expected).sum())
+    epsilon = math.inf if math.isinf(rho) else math.sqrt(8.0 * rho / (d - 1))
+    component = list(range(d))  # union-find: the tree's connected parts
+    edges: list[tuple[int, int]] = []
+    for _ in range(d - 1):
+        candidates = [e for e in scores if component[e[0]] != component[e[1]]]
+        idx = exponential_mechanism([scores[e] for e in candidates], epsilon, 1.0, rng)
+        a, b = candidates[idx]
+        old, new = component[b], component[a]
+        component = [new if c == old else c for c in component]
+        edges.append((a, b))
+    return edges
+
+
+def _ipf(table: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int = 500) -> np.ndarray:
+    """Scale ``table`` so that its row and column sums become ``rows`` and ``cols``."""
+    t = table.copy()
+    for _ in range(iters):
+        r = t.sum(axis=1)
+        t *= np.divide(rows, r, out=np.zeros_like(rows), where=r > 0)[:, None]
+        c = t.sum(axis=0)
+        t *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
+        if np.abs(t.sum(axis=1) - rows).max() < 1e-12:
+            break
+    return t
+
+
+def consistent_marginals(
+    one_way: Sequence[np.ndarray], one_way_var: Sequence[np.ndarray],
+    two_way: Mapping[tuple[int, int], np.ndarray], two_way_var: float,
+) -> tuple[list[np.ndarray], dict[tuple[int, int], np.ndarray]]:
+    """Probabilities from noisy counts: non-negative, normalised, agreeing on shared columns.
+
+    1. Each column's counts are estimated twice over: by its own noisy histogram and by
+       the row or column sums of every noisy two-way table that contains it. These
+       estimates are averaged with inverse-variance weights (the least-squares answer).
+    2. The number of patients is estimated the same way from every table's total.
+    3. Each column's counts are projected onto the non-negative vectors with that total
+       (:func:`project_to_simplex`) and divided by it: one-way probabilities.
+    4. Each two-way table has its negative cells set to zero (plus a tiny floor, so that
+       no row is empty) and is rescaled by iterative proportional fitting until its row
+       and column sums are the one-way probabilities: the tables now agree wherever they
+       share a column.
+    """
+    d = len(one_way)
+    est, weight = [], []
+    totals, total_w = [], []
+    for j in range(d):
+        w = 1.0 / np.asarray(one_way_var[j], dtype=float)
+        est.append(w * one_way[j])
+        weight.append(w.copy())
+        totals.append(float(one_way[j].sum()))
+        total_w.append(1.0 / float(np.sum(one_way_var[j])))
+    for (a, b), y in two_way.items():
+        for j, axis in ((a, 1), (b, 0)):
+            var = two_way_var * y.shape[axis]
+            est[j] += y.sum(axis=axis) / var
+            weight[j] += 1.0 / var
+        totals.append(float(y.sum()))
+        total_w.append(1.0 / (two_way_var * y.size))
+    n_hat = max(float(np.dot(totals, total_w) / np.sum(total_w)), 1.0)
+    probs = [project_to_simplex(e / w, n_hat) / n_hat for e, w in zip(est, weight, strict=True)]
+    pairs = {}
+    for (a, b), y in two_way.items():
+        table = np.maximum(y, 0.0) / n_hat + 1e-9
+        pairs[a, b] = _ipf(table, probs[a], probs[b])
+    return probs, pairs
+
+
+def sample_tree(one_way: Sequence[np.ndarray], two_way: Mapping[tuple[int, int], np.ndarray],
+                n: int, rng: np.random.Generator, root: int = 0) -> np.ndarray:
+    """``n`` rows of codes drawn ancestrally: the root from its marginal, each child given its parent.
+
+    ``P(child | parent) = P(parent, child) / P(parent)``, read from the consistent
+    two-way table of the edge that joins them.
+    """
+    d = len(one_way)
+    codes = np.zeros((n, d), dtype=np.int64)
+    neighbours: dict[int, list[tuple[int, np.ndarray]]] = {j: [] for j in range(d)}
+    for (a, b), table in two_way.items():
+        neighbours[a].append((b, table))      # rows: a, columns: b
+        neighbours[b].append((a, table.T))
+    seen = [False] * d
+    order = [root] if d else []
+    seen[root] = bool(d)
+    codes[:, root] = _draw(np.broadcast_to(one_way[root], (n, len(one_way[root]))), rng)
+    for parent in order:  # the list grows while we walk it: breadth-first
+        for child, table in neighbours[parent]:
+            if seen[child]:
+                continue
+            seen[child] = True
+            order.append(child)
+            cond = table[codes[:, parent]]
+            sums = cond.sum(axis=1, keepdims=True)
+            fallback = np.broadcast_to(one_way[child], cond.shape)
+            cond = np.where(sums > 0, cond / np.where(sums > 0, sums, 1.0), fallback)
+            codes[:, child] = _draw(cond, rng)
+    for j in range(d):  # columns outside the tree (no edges): their own marginal
+        if not seen[j]:
+            codes[:, j] = _draw(np.broadcast_to(one_way[j], (n, len(one_way[j]))), rng)
+    return codes
+
+
+def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of ``probs`` (rows need not be exactly normalised)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs)) * cdf[:, -1]
+    return np.minimum((cdf < u[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+def private_bounds(values: np.ndarray, rho: float, rng: np.random.Generator) -> tuple[float, float]:
+    """A range for ``values`` from a noisy histogram over the intervals of :data:`PUBLIC_GRID`.
+
+    Each interval's count gets Gaussian noise of standard deviation ``1 / sqrt(2 rho)``
+    (``rho``-zCDP: one patient is in one interval); the range runs from the first to the
+    last interval whose noisy count exceeds three standard deviations. The grid is
+    coarse (1, 1.5, 2, 3, 5, 7 times powers of ten), so the range is a rounded guess
+    that may cut off a few extreme patients: they are clipped, which is the point.
+    """
+    x = np.asarray(values, dtype=float)
+    sd = 0.0 if math.isinf(rho) else gaussian_sigma(rho)
+    idx = np.clip(np.searchsorted(PUBLIC_GRID, x, side="right") - 1, 0, len(PUBLIC_GRID) - 2)
+    noisy = np.bincount(idx, minlength=len(PUBLIC_GRID) - 1) + rng_normal(rng, sd, len(PUBLIC_GRID) - 1)
+    busy = np.flatnonzero(noisy > max(3.0 * sd, 0.5))
+    if len(busy) == 0:
+        return float(PUBLIC_GRID[0]), float(PUBLIC_GRID[-1])
+    return float(PUBLIC_GRID[busy[0]]), float(PUBLIC_GRID[busy[-1] + 1])
+
+
+# -- the generator --------------------------------------------------------------------------
+class MSTSynthesizer(Synthesizer):
+    """MST on the course's generator contract (see the module docstring for the algorithm).
+
+    Args:
+        epsilon: the privacy budget; required (``math.inf``: no noise, for comparison).
+        delta: the (epsilon, delta) guarantee's failure probability; required, keep it
+            well below ``1 / n_patients``.
+        bounds: where the numeric columns' ranges come from. A dict
+            ``{column: (low, high)}`` from public knowledge (clinical ranges, a data
+            dictionary) covering every numeric column; ``"metadata"``: the metadata's
+            bounds are such public knowledge (a warning says when they equal the
+            training minimum and maximum, which is what ``infer_metadata`` gives);
+            ``"private"``: spend ``bounds_share`` of the budget estimating each range
+            with :func:`private_bounds` (a noisy histogram on a fixed grid). ``None`` refuses to fit: the generator does not
+            read ranges from the data for free.
+        bounds_share: fraction of rho spent on ``bounds="private"``.
+        n_bins: bins per numeric column (integers with few values keep each value).
+        compress: merge each column's levels whose noisy count is below
+            ``3 sigma`` into one level before selecting the tree.
+        random_state: seed; the noise, the tree and the samples all follow it.
+        verbose: progress bar over the four steps.
+
+    The metadata passed to ``fit`` must be given: its categories and one-hot groups are
+    taken as public knowledge (declare them from a data dictionary, not from the rows).
+
+    Fitted attributes: ``domain_`` (the :class:`PublicDomain`), ``rho_`` (the zCDP
+    budget), ``budget_`` (rho per step), ``sigma_one_way_`` and ``sigma_two_way_`` (the
+    Gaussian noise per cell), ``selection_epsilon_`` (per round), ``tree_`` (column
+    pairs), ``noisy_counts_`` (the released noisy one-way histograms over the public
+    codes), ``noisy_two_way_`` (the released noisy two-way tables, keyed by variable
+    index pairs), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
+    codes), ``epsilon_spent_`` (the (epsilon, delta) guarantee of everything measured).
+    """
+
+    def __init__(self, epsilon: float | None = None, delta: float | None = None,
+                 bounds: Mapping[str, tuple[float, float]] | str | None = None,
+                 bounds_share: float = 0.1, n_bins: int = 8, compress: bool = True,
+                 random_state: int | None = None, verbose: bool = True):
+        super().__init__(random_state=random_state, verbose=verbose)
+        self.epsilon = epsilon
+        self.delta = delta
+        self.bounds = bounds
+        self.bounds_share = bounds_share
+        self.n_bins = n_bins
+        self.compress = compress
+
+    def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> MSTSynthesizer:
+        """Measure ``df`` privately; ``metadata`` (public categories and kinds) is required."""
+        check_table(df)
+        who = type(self).__name__
+        check_epsilon(self.epsilon, who)
+        check_delta(self.delta, who)
+        if metadata is None:
+            raise ValueError(f"{who} needs metadata declared from public knowledge (column kinds, "
+                             "categories, one-hot groups); infer_metadata(df) would read them from "
+                             "the patients' rows")
+        if not 0.0 < float(self.bounds_share) < 1.0:
+            raise ValueError(f"bounds_share must be in (0, 1), got {self.bounds_share!r}")
+        return super().fit(df, metadata)
+
+    def _resolve_bounds(self, df: pd.DataFrame, rho: float) -> tuple[dict[str, tuple[float, float]], float]:
+        if isinstance(self.bounds, str) and self.bounds == "private":
+            numeric = numeric_columns(self.metadata_)
+            rho_b = float(self.bounds_share) * rho if numeric else 0.0
+            rho_each = math.inf if math.isinf(rho) else rho_b / max(len(numeric), 1)
+            out = {c: private_bounds(df[c].dropna().to_numpy(dtype=float), rho_each, self._rng)
+                   for c in numeric}
+            return out, rho_b
+        return public_bounds(self.metadata_, df, self.bounds, type(self).__name__), 0.0
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        eps, delta = float(self.epsilon), float(self.delta)
+        if delta >= 1.0 / len(df):
+            warnings.warn(f"delta={delta} is not below 1/n = {1 / len(df):.2g}: a mechanism that "
+                          "publishes one random patient's row would satisfy it", UserWarning, stacklevel=3)
+        rho = cdp_rho(eps, delta)
+        self.rho_ = rho
+        bounds, rho_bounds = self._resolve_bounds(df, rho)
+        bar = tqdm(total=4, desc="MST", disable=not self.verbose, leave=True)
+        for c, (low, high) in bounds.items():  # public (or private) bounds: what the output keeps to
+            self.metadata_.columns[c].bounds = (low, high) if self.metadata_[c].kind == "continuous" \
+                else (math.ceil(low), math.floor(high))
+        self.domain_ = PublicDomain(int(self.n_bins)).fit(self.metadata_, bounds)
+        codes = self.domain_.encode(df)
+        sizes = self.domain_.sizes_
+        d = len(sizes)
+        rho_main = rho - rho_bounds
+        sigma = gaussian_sigma(rho_main / 3.0) if math.isfinite(rho_main) else 0.0
+        # the paper's weights: d one-way and d - 1 two-way measurements share rho/3 each
+        self.sigma_one_way_ = sigma * math.sqrt(d)
+        self.sigma_two_way_ = sigma * math.sqrt(max(d - 1, 1))
+        self.budget_ = {"bounds": rho_bounds, "one-way": rho_main / 3,
+                        "selection": rho_main / 3 if d > 1 else 0.0,
+                        "two-way": rho_main / 3 if d > 1 else 0.0}
+        bar.update()
+
+        # 1. one-way marginals, then merge the levels that are mostly noise
+        s1 = self.sigma_one_way_
+        noisy = [marginal_counts(codes, (j,), sizes) + rng_normal(self._rng, s1, sizes[j]) for j in range(d)]
+        self.noisy_counts_ = noisy  # what was released: each column's histogram plus noise
+        self.kept_, self.merged_ = [], []
+        one_way, one_var, maps = [], [], []
+        for j in range(d):
+            keep = noisy[j] >= 3 * s1 if (self.compress and s1 > 0) else np.ones(sizes[j], bool)
+            if (~keep).sum() <= 1:  # merging one level (or none) changes nothing
+                keep = np.ones(sizes[j], bool)
+            self.kept_.append(np.flatnonzero(keep))
+            self.merged_.append(np.flatnonzero(~keep))
+            mapping = np.where(keep, np.cumsum(keep) - 1, keep.sum())
+            maps.append(mapping)
+            one_way.append(np.bincount(mapping, weights=noisy[j]))
+            one_var.append(np.bincount(mapping, weights=np.full(sizes[j], s1 ** 2 + 1e-12)))
+        ccodes = np.column_stack([maps[j][codes[:, j]] for j in range(d)])
+        csizes = np.array([len(y) for y in one_way])
+        bar.update()
+
+        # 2. a spanning tree by the exponential mechanism
+        start = [project_to_simplex(y, max(float(y.sum()), 1.0)) for y in one_way]
+        start = [p / p.sum() for p in start]
+        rho_sel = self.budget_["selection"] if math.isfinite(rho) else math.inf
+        self.selection_epsilon_ = math.sqrt(8 * rho_sel / (d - 1)) if d > 1 else 0.0
+        edges = select_tree(ccodes, csizes, start, rho_sel, self._rng)
+        names = self.domain_.names
+        self.tree_ = [(names[a], names[b]) for a, b in edges]
+        bar.update()
+
+        # 3. the tree's two-way marginals, then consistency
+        s2 = self.sigma_two_way_
+        two_way = {(a, b): marginal_counts(ccodes, (a, b), csizes)
+                   + rng_normal(self._rng, s2, csizes[a] * csizes[b]).reshape(csizes[a], csizes[b])
+                   for a, b in edges}
+        self.noisy_two_way_ = two_way  # released: the tree's two-way tables plus noise
+        self.one_way_, self.two_way_ = consistent_marginals(one_way, one_var, two_way, s2 ** 2 + 1e-12)
+        self.epsilon_spent_ = cdp_eps(sum(self.budget_.values()), delta) if math.isfinite(rho) else math.inf
+        bar.update()
+        bar.close()
+
+    def _sample(self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator) -> pd.DataFrame:
+        ccodes = sample_tree(self.one_way_, self.two_way_, n, rng)
+        codes = np.empty_like(ccodes)
+        for j, (kept, merged) in enumerate(zip(self.kept_, self.merged_, strict=True)):
+            col = ccodes[:, j]
+            rare = col >= len(kept)
+            codes[~rare, j] = kept[col[~rare]]
+            if rare.any():  # a merged level becomes one of its original codes, uniformly
+                codes[rare, j] = merged[rng.integers(0, len(merged), int(rare.sum()))]
+        return self.domain_.decode(codes, rng)
+
+    def privacy_report(self) -> pd.DataFrame:
+        """One row per step: its share of rho and its noise; the last row is the total spent."""
+        self._check_fitted()
+        rows = [{"step": "bounds", "rho": self.budget_["bounds"], "noise": "Gaussian histogram on a fixed grid" if self.budget_["bounds"] else "public bounds: none"},
+                {"step": "one-way", "rho": self.budget_["one-way"], "noise": f"Gaussian sd {self.sigma_one_way_:.3g}"},
+                {"step": "selection", "rho": self.budget_["selection"],
+                 "noise": f"exponential mechanism, epsilon {self.selection_epsilon_:.3g} per edge"},
+                {"step": "two-way", "rho": self.budget_["two-way"], "noise": f"Gaussian sd {self.sigma_two_way_:.3g}"},
+                {"step": f"total: (epsilon={self.epsilon_spent_:.3g}, delta={self.delta:g})",
+                 "rho": sum(self.budget_.values()), "noise": ""}]
+        return pd.DataFrame(rows).set_index("step")
+
+
+def rng_normal(rng: np.random.Generator, sd: float, size: int) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sd`` (zeros when ``sd`` is 0: no privacy)."""
+    return rng.normal(0.0, sd, int(size)) if sd > 0 else np.zeros(int(size))
