@@ -34,6 +34,8 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.generators.cart:_NormModel": "course_utils.generators.cart",
     "course_utils.generators.cart:_LogRegModel": "course_utils.generators.cart",
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
+    "course_utils.generators.dp_domain:Variable": "course_utils.generators.dp_domain",
+    "course_utils.generators.dp_domain:PublicDomain": "course_utils.generators.dp_domain",
 }
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
