@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import special, stats
 from sklearn.exceptions import NotFittedError
 
-from .config import check_random_state
+from .config import make_rng
 from .schema import Metadata, infer_metadata, repair_frame, validate
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
@@ -285,7 +285,7 @@ class TabularTransformer:
         """
         self._check_fitted()
         X = self._as_array(X)
-        rng = check_random_state(self.random_state if random_state is None else random_state) if sample else None
+        rng = make_rng(self.random_state if random_state is None else random_state) if sample else None
         n = len(X)
         cols: dict[str, Any] = {}
         for span in self.layout_:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import check_random_state
+from ..config import make_rng
 
 THREADS = 2
 """BLAS and torch threads of each stage (the targets are for a 2-core machine)."""
@@ -68,7 +68,7 @@ def mixed_table(n: int, random_state: int | np.random.Generator | None = 0) -> p
     afib, death; categorical: sex, mitype, hospital, admission; and followup (days).
     The numbers are plausible, not real: they exist to exercise the metrics.
     """
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
@@ -152,7 +152,7 @@ def _thread_settings() -> dict[str, Any]:
 
 
 def _stage_evaluate(n: int) -> dict[str, Any]:
-    from ..evaluation import evaluate
+    from ..evaluation import evaluate, get_card
     from ..evaluation.privacy import privacy_report
 
     threads = _thread_settings()
@@ -171,13 +171,17 @@ def _stage_evaluate(n: int) -> dict[str, Any]:
     picks = {f"{r.family}/{r.metric}": [round(float(r.value), 4), round(float(r.reference), 4)
                                           if pd.notna(r.reference) else None]
              for r in key.itertuples()}
+    cards = {}
+    for metric in dict.fromkeys(key["metric"]):
+        card = get_card(metric)
+        cards[metric] = {"best": card.best, "direction": card.direction, "range": card.range}
     return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
             "load_average_before": load0, "load_average_after": os.getloadavg(),
             "wall_s": round(wall + wall_p, 2), "cpu_s": round(cpu + cpu_p, 2),
             "wall_s_without_privacy": round(wall, 2), "cpu_s_without_privacy": round(cpu, 2),
             "wall_s_privacy_part": round(wall_p, 2), "cpu_s_privacy_part": round(cpu_p, 2),
             "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1),
-            "report_rows": len(report), "values_[value,reference]": picks}
+            "report_rows": len(report), "values_[value,reference]": picks, "metric_cards": cards}
 
 
 def _stage_privacy(n: int) -> dict[str, Any]:

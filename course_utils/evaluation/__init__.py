@@ -2,9 +2,12 @@
 
 Start with :func:`evaluate` (one tidy table with a holdout reference for every
 metric) and :func:`summary`; each metric also has its own function with a "metric
-card" docstring (definition, range, ideal value, what fools it, source).
+card" docstring (definition, range, ideal value, what fools it, source), and
+:func:`cards_table` lists every metric's range, best value and direction in one table
+(:mod:`.cards`, the one place that says which value is best).
 """
 
+from .cards import MetricCard, cards_table, get_card, metric_cards, register_metric
 from .detection import detection_auc, pmse, pmse_report, propensity_scores, s_pmse
 from .fidelity import (
     association_matrix,
@@ -43,6 +46,11 @@ from .utility import (
 )
 
 __all__ = [
+    "MetricCard",
+    "cards_table",
+    "get_card",
+    "metric_cards",
+    "register_metric",
     "TableEncoder",
     "attribute_inference",
     "dcr",

@@ -49,27 +49,10 @@ import pandas as pd
 from scipy import stats
 
 from ..schema import Metadata, infer_metadata, require_frame
+from .cards import ideals
 
 PAIR_SEP = " | "
 """Separator of the two column names in the ``column`` field of a pair metric."""
-
-_IDEAL = {
-    "ks_complement": 1.0,
-    "tv_complement": 1.0,
-    "wasserstein": 0.0,
-    "missing_rate_diff": 0.0,
-    "range_coverage": 1.0,
-    "category_coverage": 1.0,
-    "pearson_similarity": 1.0,
-    "spearman_similarity": 1.0,
-    "contingency_similarity": 1.0,
-    "cramers_v_similarity": 1.0,
-    "correlation_ratio_similarity": 1.0,
-    "column_shapes": 1.0,
-    "column_pair_trends": 1.0,
-    "quality_score": 1.0,
-}
-
 
 # ---------------------------------------------------------------------------------------
 # input checks shared by the whole evaluation package
@@ -472,7 +455,7 @@ def _column_rows(real, synthetic, types) -> pd.DataFrame:
         for f in (*funcs, missing_rate_diff):
             rows.append((f.__name__, c, f(r, s)))
     out = pd.DataFrame(rows, columns=["metric", "column", "value"])
-    out["ideal"] = out["metric"].map(_IDEAL)
+    out["ideal"] = ideals(out["metric"])
     return out
 
 
@@ -533,7 +516,7 @@ def _pair_rows(real, synthetic, types, bins) -> pd.DataFrame:
             rows.append(("correlation_ratio_similarity", pair, 1.0 - abs(e_r - e_s)))
     out = pd.DataFrame(rows, columns=["metric", "column", "value"])
     out["value"] = out["value"].astype(float)
-    out["ideal"] = out["metric"].map(_IDEAL)
+    out["ideal"] = ideals(out["metric"])
     return out
 
 
@@ -588,7 +571,7 @@ def fidelity_report(
             "metric": ["column_shapes", "column_pair_trends", "quality_score"],
             "column": [None, None, None],
             "value": [q["column_shapes"], q["column_pair_trends"], q["overall"]],
-            "ideal": [1.0, 1.0, 1.0],
+            "ideal": ideals(["column_shapes", "column_pair_trends", "quality_score"]),
         }
     )
     return pd.concat([col_rows, pair_rows, summary], ignore_index=True)

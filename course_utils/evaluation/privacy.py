@@ -42,8 +42,9 @@ import pandas as pd
 from scipy.stats import entropy as _entropy
 from sklearn.metrics import roc_auc_score
 
-from ..config import check_random_state
+from ..config import make_rng
 from ..schema import Metadata, infer_metadata
+from .cards import get_card
 from .distances import (
     MixedEncoder,
     _blas_search,
@@ -508,7 +509,7 @@ def _check_max_rows(max_rows: int | None, allow_none: bool = True) -> None:
 
 
 def _nnaa(ctx: _Context, n_repeats: int, random_state, max_rows: int | None = None) -> dict[str, float]:
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     ts = _aa(ctx, "T", "S", rng, n_repeats, max_rows)
     if ctx.H is None:
         nan = float("nan")
@@ -725,7 +726,7 @@ def _sub(X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _mia(ctx: _Context, max_rows: int, random_state) -> dict[str, float]:
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     H = ctx.mat("H")
     d_t = ctx.nn("T", "S")[0][:, 0]
     d_h = ctx.nn("H", "S")[0][:, 0]
@@ -875,7 +876,7 @@ def attribute_inference(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     _check_max_rows(max_rows)
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     rows_cap = None
     if max_rows is not None and len(train) > max_rows:
         rows_cap = np.sort(rng.choice(len(train), int(max_rows), replace=False))
@@ -1016,7 +1017,7 @@ def privacy_report(
     """
     if holdout is None:
         raise ValueError("privacy is judged against a holdout: pass real patients the generator never saw")
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     seeds = rng.integers(0, 2**31 - 1, size=4)
     _check_max_rows(max_rows)
     ctx = _Context(train, synthetic, holdout, metadata, n_jobs=n_jobs)
@@ -1031,12 +1032,14 @@ def privacy_report(
 
     rows: list[dict[str, Any]] = []
 
-    def add(metric, value, ideal, reference, text, column=None):
+    def add(metric, value, reference, text, column=None, ideal=None):
+        # the best value comes from the metric's card unless it depends on the table sizes
+        best = get_card(metric).ideal if ideal is None else ideal
         rows.append({"metric": metric, "family": "privacy", "column": column, "value": float(value),
-                     "ideal": float(ideal), "reference": float(reference), "interpretation": text})
+                     "ideal": float(best), "reference": float(reference), "interpretation": text})
 
     ex = _exact(ctx)
-    add("exact_match_rate", ex["synthetic"], 0.0, ex["holdout"],
+    add("exact_match_rate", ex["synthetic"], ex["holdout"],
         f"{ex['synthetic']:.1%} of synthetic rows copy a training row exactly "
         f"(new real patients: {ex['holdout']:.1%}).")
 
@@ -1045,18 +1048,18 @@ def privacy_report(
     ctx.nn("H", "T", 2)
     d = _dcr(ctx)
     med_s, med_h = float(np.median(d.synthetic_to_train)), float(np.median(d.holdout_to_train))
-    add("dcr_median", med_s, nan, med_h,
+    add("dcr_median", med_s, med_h,
         "Median distance of a synthetic row to its closest training row; smaller than the holdout's "
         "means synthetic rows hug training patients." if med_s < med_h else
         "Median distance of a synthetic row to its closest training row is no smaller than for new real patients.")
-    add("dcr_share_closer_to_train", d.share_closer_to_train, 0.5, nan,
+    add("dcr_share_closer_to_train", d.share_closer_to_train, nan,
         f"Size-adjusted share of synthetic rows closer to training than to holdout patients "
         f"({d.share_closer_to_train:.2f}; 0.5 = no more than chance, 1 = copies).")
-    add("dcr_p5_ratio", d.p5_ratio, 1.0, nan,
+    add("dcr_p5_ratio", d.p5_ratio, nan,
         "5th-percentile DCR of synthetic rows over that of holdout rows; well below 1 flags near copies.")
 
     nd = _nndr(ctx)
-    add("nndr_mean", nd["synthetic_mean"], nan, nd["holdout_mean"],
+    add("nndr_mean", nd["synthetic_mean"], nd["holdout_mean"],
         "Mean ratio of closest to second-closest training distance; lower than the holdout's means "
         "synthetic rows single out individual patients.")
 
@@ -1065,32 +1068,32 @@ def privacy_report(
     ctx.nn("H", "S")
     aa = _nnaa(ctx, n_repeats, int(seeds[0]), max_rows)
     note = capped(max_rows, len(ctx.T), len(ctx.S), len(ctx.H))
-    add("nnaa", aa["train_synthetic"], 0.5, aa["train_holdout"],
+    add("nnaa", aa["train_synthetic"], aa["train_holdout"],
         "Nearest-neighbour adversarial accuracy: 0.5 = indistinguishable, near 0 = copies, near 1 = "
         f"easy to tell apart{note}.")
-    add("nnaa_privacy_loss", aa["privacy_loss"], 0.0, nan,
+    add("nnaa_privacy_loss", aa["privacy_loss"], nan,
         "Adversarial accuracy against the holdout minus against training; above 0 means the synthetic "
         f"data fit training patients better than new ones{note}.")
 
     eps = _eps(ctx, train, metadata)
-    add("epsilon_identifiability", eps["synthetic"], eps["expected"], eps["holdout_rescaled"],
+    add("epsilon_identifiability", eps["synthetic"], eps["holdout_rescaled"],
         f"{eps['synthetic']:.1%} of training patients have a synthetic row closer than any other patient "
-        f"(a generator of fresh patients: about {eps['expected']:.1%}).")
+        f"(a generator of fresh patients: about {eps['expected']:.1%}).", ideal=eps["expected"])
 
     mia = _mia(ctx, cap_mia, int(seeds[1]))
     note = capped(cap_mia, len(ctx.T), len(ctx.S), len(ctx.H))
-    add("membership_distance_auc", mia["distance_auc"], 0.5, nan,
+    add("membership_distance_auc", mia["distance_auc"], nan,
         "ROC AUC of guessing training membership from the distance to the synthetic data; 0.5 = coin flip.")
-    add("membership_density_auc", mia["density_auc"], 0.5, nan,
+    add("membership_density_auc", mia["density_auc"], nan,
         "ROC AUC of guessing training membership from the synthetic data's density at the record; "
         f"0.5 = coin flip{note}.")
-    add("membership_density_ratio_auc", mia["density_ratio_auc"], 0.5, nan,
+    add("membership_density_ratio_auc", mia["density_ratio_auc"], nan,
         "ROC AUC of a density-ratio (DOMIAS-like) membership attack: synthetic versus real-population "
         f"density; 0.5 = coin flip{note}.")
 
     names = list(meta.names)
     qis = list(quasi_identifiers) if quasi_identifiers is not None else \
-        [names[i] for i in np.sort(check_random_state(int(seeds[2])).choice(len(names), min(3, len(names)),
+        [names[i] for i in np.sort(make_rng(int(seeds[2])).choice(len(names), min(3, len(names)),
                                                                             replace=False))]
     if len(names) >= 2:
         keys = qis if sensitive is not None or quasi_identifiers is not None else None
@@ -1100,19 +1103,17 @@ def privacy_report(
                                  n_repeats=2 * n_repeats, metadata=meta, random_state=int(seeds[3]),
                                  max_rows=max_rows)
         note = capped(max_rows, len(ctx.T)).replace("rows per table", "training patients")
-        add("attribute_inference_accuracy", ai["synthetic_accuracy"].mean(), nan,
-            ai["holdout_accuracy"].mean(),
+        add("attribute_inference_accuracy", ai["synthetic_accuracy"].mean(), ai["holdout_accuracy"].mean(),
             "Accuracy of guessing a sensitive field from key fields with the synthetic data; the reference "
             f"uses real holdout patients, so the difference is the leakage{note}.",
             column=None if keys is None or sensitive is None else f"{', '.join(map(str, keys))} -> {sensitive}")
     qu = quasi_identifier_uniqueness(train, synthetic, qis, holdout, metadata=meta)
     qcol = ", ".join(map(str, qis))
-    add("qi_unique_share", qu.loc["synthetic", "unique_share"], nan, qu.loc["holdout", "unique_share"],
+    add("qi_unique_share", qu.loc["synthetic", "unique_share"], qu.loc["holdout", "unique_share"],
         "Share of synthetic rows alone in their quasi-identifier group.", column=qcol)
-    add("qi_k_anonymity", qu.loc["synthetic", "k_anonymity"], nan, qu.loc["holdout", "k_anonymity"],
+    add("qi_k_anonymity", qu.loc["synthetic", "k_anonymity"], qu.loc["holdout", "k_anonymity"],
         "Smallest quasi-identifier group in the synthetic table (k of k-anonymity).", column=qcol)
-    add("qi_unique_match_share", qu.loc["synthetic", "unique_match_share"], 0.0,
-        qu.loc["holdout", "unique_match_share"],
+    add("qi_unique_match_share", qu.loc["synthetic", "unique_match_share"], qu.loc["holdout", "unique_match_share"],
         "Share of synthetic rows unique on the quasi-identifiers whose combination belongs to exactly "
         "one training patient.", column=qcol)
     return pd.DataFrame(rows, columns=["metric", "family", "column", "value", "ideal", "reference",

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Metadata
+from .cards import MetricCard, get_card, ideals
 from .detection import MAX_ROWS, detection_auc, pmse_report
 from .fidelity import check_tables, fidelity_report, resolve_metadata, row_keys
 from .utility import ci_overlap, feature_importance, importance_agreement, tstr
@@ -95,10 +96,15 @@ def check_holdout(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, float
 # ---------------------------------------------------------------------------------------
 # interpretation
 # ---------------------------------------------------------------------------------------
-_RATIO_METRICS = {"pmse", "s_pmse"}
+def _card(metric: str) -> MetricCard | None:
+    try:
+        return get_card(metric)
+    except KeyError:
+        return None
 
 
 def _interpret(family: str, metric: str, value: float, ideal: float, reference: float) -> str:
+    """One-sentence verdict of a report row, from its metric card and its holdout reference."""
     if value is None or not np.isfinite(value):
         return "not computable here (for example a constant column)"
     if reference is None or not np.isfinite(reference):
@@ -110,11 +116,12 @@ def _interpret(family: str, metric: str, value: float, ideal: float, reference: 
         if gap <= 0.1:
             return f"somewhat worse than training on real data ({reference:.3g})"
         return f"clearly worse than training on real data ({reference:.3g})"
-    if metric.startswith("detection_auc") and value < min(0.4, reference - 0.1):
+    card = _card(metric)
+    if card is not None and card.name == "detection_auc" and value < min(0.4, reference - 0.1):
         return (f"below 0.5 (holdout {reference:.3g}): synthetic rows look like near copies of "
                 "training rows; check privacy")
-    if metric in _RATIO_METRICS:
-        ratio = abs(value - (1.0 if metric == "s_pmse" else 0.0)) / max(abs(reference - (1.0 if metric == "s_pmse" else 0.0)), 1e-12)
+    if card is not None and card.scale == "ratio":
+        ratio = abs(value - ideal) / max(abs(reference - ideal), 1e-12)
         if ratio <= 1.5:
             return f"at holdout level ({reference:.3g})"
         if ratio <= 5:
@@ -164,12 +171,13 @@ def _detection_rows(train, synthetic, holdout, meta, models, max_rows, random_st
     for model in models:
         v = detection_auc(train, synthetic, model, meta, max_rows=max_rows, random_state=random_state)
         r = detection_auc(train, holdout, model, meta, max_rows=max_rows, random_state=random_state)
-        rows.append({"metric": f"detection_auc_{model}", "column": None, "value": v, "ideal": 0.5, "reference": r})
+        rows.append({"metric": f"detection_auc_{model}", "column": None, "value": v, "reference": r})
     p_s = pmse_report(train, synthetic, "logistic", meta, max_rows, random_state)
     p_h = pmse_report(train, holdout, "logistic", meta, max_rows, random_state)
-    rows.append({"metric": "pmse", "column": None, "value": p_s["pmse"], "ideal": 0.0, "reference": p_h["pmse"]})
-    rows.append({"metric": "s_pmse", "column": None, "value": p_s["s_pmse"], "ideal": 1.0, "reference": p_h["s_pmse"]})
+    for metric in ("pmse", "s_pmse"):
+        rows.append({"metric": metric, "column": None, "value": p_s[metric], "reference": p_h[metric]})
     out = pd.DataFrame(rows)
+    out["ideal"] = ideals(out["metric"])
     out["family"] = "detection"
     return out
 
@@ -186,13 +194,13 @@ def _utility_rows(train, synthetic, holdout, meta, target, model, n_bootstrap, r
     imp = feature_importance(train, synthetic, holdout, target, model=model, metadata=meta,
                              random_state=random_state)
     rows.append({"metric": "importance_agreement", "column": target, "value": importance_agreement(imp),
-                 "ideal": 1.0, "reference": np.nan})
+                 "ideal": get_card("importance_agreement").ideal, "reference": np.nan})
     try:
         task = "classification" if res["metric"].iloc[0] == "auc" else "regression"
         ov_s = ci_overlap(train, synthetic, target, task=task, metadata=meta)
         ov_h = ci_overlap(train, holdout, target, task=task, metadata=meta)
         rows.append({"metric": "ci_overlap", "column": target, "value": float(np.nanmean(ov_s["overlap"])),
-                     "ideal": 1.0, "reference": float(np.nanmean(ov_h["overlap"]))})
+                     "ideal": get_card("ci_overlap").ideal, "reference": float(np.nanmean(ov_h["overlap"]))})
     except np.linalg.LinAlgError as exc:  # pragma: no cover - degenerate design
         warnings.warn(f"ci_overlap skipped: {exc}", UserWarning, stacklevel=3)
     out = pd.DataFrame(rows)

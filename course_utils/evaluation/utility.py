@@ -24,8 +24,9 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from ..config import check_random_state
+from ..config import make_rng
 from ..schema import Metadata
+from .cards import ideal
 from .fidelity import check_tables, resolve_metadata
 
 # ---------------------------------------------------------------------------------------
@@ -233,10 +234,6 @@ def _scores(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-_BETTER = {"auc": 1.0, "accuracy": 1.0, "f1": 1.0, "brier": 0.0, "sensitivity": 1.0, "specificity": 1.0,
-           "r2": 1.0, "mae": 0.0}
-
-
 def tstr(
     train: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -286,7 +283,7 @@ def tstr(
                 "classification and regression (recode the target, e.g. one class vs the rest)"
             )
         positive = classes[-1]
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     seed = int(rng.integers(0, 2**31 - 1))
     preds = {}
     for name, (X, y) in {"real": (X_r, y_r), "synthetic": (X_s, y_s)}.items():
@@ -316,7 +313,7 @@ def tstr(
             lo, hi = (np.nanquantile(b[k], [alpha, 1 - alpha]) if n_bootstrap and np.isfinite(b[k]).any()
                       else (np.nan, np.nan))
             rows.append({"metric": metric, "trained_on": k, "value": vals[k], "ci_low": float(lo),
-                         "ci_high": float(hi), "ideal": 0.0 if k == "difference" else _BETTER[metric]})
+                         "ci_high": float(hi), "ideal": 0.0 if k == "difference" else ideal(f"tstr_{metric}")})
     return pd.DataFrame(rows)
 
 
@@ -347,7 +344,7 @@ def feature_importance(
     X_s, y_s = _split_xy(synthetic, target, "synthetic")
     task = _task(y_r, task)
     meta = resolve_metadata(X_r, metadata.select(X_r.columns) if metadata is not None else None)
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     if len(holdout) > max_rows:
         holdout = holdout.iloc[np.sort(rng.choice(len(holdout), max_rows, replace=False))]
     X_h, y_h = _split_xy(holdout, target, "holdout")

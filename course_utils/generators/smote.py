@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
-from ..config import check_random_state
+from ..config import make_rng
 from ..schema import Metadata
 from .base import Synthesizer, repair_frame
 
@@ -115,7 +115,7 @@ def smote_from_scratch(
             f"SMOTE with k={k} needs at least k + 1 = {k + 1} rows of the class, got {n}; "
             "lower k or collect more rows of this class"
         )
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     # Steps 1-3, vectorised: every row's k neighbours at once (column 0 is the row itself).
     nn = NearestNeighbors(n_neighbors=k + 1).fit(values)
     neighbours = nn.kneighbors(values, return_distance=False)[:, 1:]
@@ -479,7 +479,7 @@ class SMOTESynthesizer(Synthesizer):
         unknown = [c for c in n_new_per_class if c not in self.classes_]
         if unknown:
             raise ValueError(f"unknown class(es) {unknown} of {self.target!r}; classes: {self.classes_}")
-        rng = self._rng if random_state is None else check_random_state(random_state)
+        rng = self._rng if random_state is None else make_rng(random_state)
         raw = self._generate_filtered({c: int(v) for c, v in n_new_per_class.items()}, rng)
         return repair_frame(raw, self.metadata_, self.dtypes_)
 

@@ -464,9 +464,9 @@ class VAESynthesizer(Synthesizer):
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.model_.latent_dim:
             raise ValueError(f"codes must have shape (n, {self.model_.latent_dim}), got {tuple(z.shape)}")
-        from ..config import check_random_state
+        from ..config import make_rng
 
-        rng = self._rng if random_state is None else check_random_state(random_state)
+        rng = self._rng if random_state is None else make_rng(random_state)
         return self._decode_codes(z, make_generator(torch_seed(rng)), rng)
 
     def reconstruct(self, df: pd.DataFrame, random_state: int | None = None) -> pd.DataFrame:
