@@ -37,7 +37,7 @@ from scipy import special, stats
 from sklearn.exceptions import NotFittedError
 
 from .config import make_rng
-from .schema import Metadata, infer_metadata, repair_frame, validate
+from .schema import Metadata, datetime_to_number, infer_metadata, repair_frame, validate
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
 _DAY_NS = 86_400 * 10**9
@@ -223,9 +223,7 @@ class TabularTransformer:
     @staticmethod
     def _numbers(col: pd.Series, kind: str) -> pd.Series:
         if kind == "datetime":
-            values = pd.to_datetime(col)
-            out = pd.Series(values.astype("int64").astype(float) / _DAY_NS, index=col.index)
-            return out.where(values.notna())
+            return pd.Series(datetime_to_number(col, "day"), index=col.index)
         return pd.to_numeric(col, errors="raise").astype(float)
 
     def _check_fitted(self) -> None:

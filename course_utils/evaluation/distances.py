@@ -53,7 +53,7 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
-from ..schema import Metadata, infer_metadata, require_frame
+from ..schema import Metadata, datetime_to_number, infer_metadata, require_frame
 
 _HALF = 1.0 / np.sqrt(2.0)
 SCALES = ("range", "robust")
@@ -96,10 +96,7 @@ def check_same_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
 
 def _as_float(series: pd.Series, kind: str, name: str) -> np.ndarray:
     if kind == "datetime" or pd.api.types.is_datetime64_any_dtype(series.dtype):
-        ts = pd.to_datetime(series, errors="coerce")
-        out = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 1e9
-        out[ts.isna().to_numpy()] = np.nan
-        return out
+        return datetime_to_number(series, "s")
     if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
         try:
             return pd.to_numeric(series, errors="raise").to_numpy(dtype=float)

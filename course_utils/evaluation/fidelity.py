@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..schema import Metadata, infer_metadata, require_frame
+from ..schema import Metadata, datetime_to_number, infer_metadata, require_frame
 from .cards import ideals
 
 PAIR_SEP = " | "
@@ -137,9 +137,7 @@ def column_types(df: pd.DataFrame, metadata: Metadata | None = None, max_levels:
 def _numeric(s: pd.Series) -> np.ndarray:
     """Float values of a numeric, boolean or datetime series (NaN for missing)."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        out = s.astype("int64").to_numpy(dtype=float)
-        out[s.isna().to_numpy()] = np.nan
-        return out
+        return datetime_to_number(s)
     return pd.to_numeric(s, errors="raise").to_numpy(dtype=float)
 
 

@@ -43,7 +43,7 @@ from scipy.stats import entropy as _entropy
 from sklearn.metrics import roc_auc_score
 
 from ..config import make_rng
-from ..schema import Metadata, infer_metadata
+from ..schema import Metadata, datetime_to_number, infer_metadata
 from .cards import get_card
 from .distances import (
     MixedEncoder,
@@ -772,6 +772,13 @@ def _pick_columns(names: list[str], keys, sensitive, n_keys: int, rng: np.random
     return list(keys), sensitive
 
 
+def _as_numbers(s: pd.Series, kind: str) -> np.ndarray:
+    """Float values of a numeric or datetime column (NaN where missing or unreadable)."""
+    if kind == "datetime":
+        return datetime_to_number(s)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+
+
 def _predict_attribute(
     train: pd.DataFrame, attacker: pd.DataFrame, keys: list[str], sensitive: str, meta: Metadata,
     k: int, tolerance: float, rows: np.ndarray | None = None,
@@ -785,15 +792,11 @@ def _predict_attribute(
     values = attacker[sensitive].reset_index(drop=True)
     kind = meta[sensitive].kind
     if kind in ("continuous", "integer", "datetime"):
-        t = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=float) if kind != "datetime" else \
-            truth.astype("int64").to_numpy(dtype=float)
-        v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float) if kind != "datetime" else \
-            values.astype("int64").to_numpy(dtype=float)
+        t, v = _as_numbers(truth, kind), _as_numbers(values, kind)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             pred = np.nanmean(v[idx], axis=1)
-        t_all = t if rows is None else (pd.to_numeric(train[sensitive], errors="coerce").to_numpy(dtype=float)
-                                        if kind != "datetime" else train[sensitive].astype("int64").to_numpy(dtype=float))
+        t_all = t if rows is None else _as_numbers(train[sensitive], kind)
         finite = t_all[~np.isnan(t_all)]
         span = float(finite.max() - finite.min()) if len(finite) else 0.0
         tol = tolerance * span if span > 0 else 0.0
@@ -901,11 +904,9 @@ def _qi_codes(df: pd.DataFrame, train: pd.DataFrame, qis: list[str], meta: Metad
         col = df[c]
         kind = meta[c].kind
         if kind in ("continuous", "integer", "datetime") and train[c].nunique() > max_levels:
-            ref = train[c].dropna()
-            ref = ref.astype("int64") if kind == "datetime" else ref.astype(float)
+            ref = _as_numbers(train[c].dropna(), kind)
             edges = np.unique(np.quantile(ref, np.linspace(0, 1, n_bins + 1))[1:-1])
-            vals = col.astype("int64") if kind == "datetime" else pd.to_numeric(col, errors="coerce")
-            binned = np.digitize(vals.to_numpy(dtype=float), edges).astype(object)
+            binned = np.digitize(_as_numbers(col, kind), edges).astype(object)
             binned[col.isna().to_numpy()] = "<missing>"
             out[c] = binned
         else:

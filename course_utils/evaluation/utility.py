@@ -25,7 +25,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from ..config import make_rng
-from ..schema import Metadata
+from ..schema import Metadata, datetime_to_number
 from .cards import ideal
 from .fidelity import check_tables, resolve_metadata
 
@@ -101,9 +101,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     @staticmethod
     def _numbers(s: pd.Series) -> np.ndarray:
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out = s.astype("int64").to_numpy(dtype=float) / 1e9
-            out[s.isna().to_numpy()] = np.nan
-            return out
+            return datetime_to_number(s, "s")
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.astype(float).to_numpy()
         try:

@@ -64,6 +64,7 @@ from joblib import Parallel, delayed
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from ..schema import datetime_to_number, number_to_datetime
 from .base import Synthesizer, repair_frame
 
 METHODS: tuple[str, ...] = ("sample", "cart", "norm", "logreg", "parametric")
@@ -650,10 +651,7 @@ class CARTSynthesizer(Synthesizer):
     def _decode(self, var: _Variable, y: np.ndarray) -> np.ndarray:
         if var.numeric:
             if var.kind == "datetime":
-                ns = np.where(np.isnan(y), 0, np.round(y)).astype("int64")
-                dt = ns.astype("datetime64[ns]")
-                dt[np.isnan(y)] = np.datetime64("NaT")
-                return dt
+                return number_to_datetime(y)
             return y
         if var.kind == "binary":
             return np.where(y >= 2, np.nan, y)
@@ -676,8 +674,5 @@ class CARTSynthesizer(Synthesizer):
 
 def _to_float(s: pd.Series, kind: str) -> np.ndarray:
     if kind == "datetime":
-        values = pd.to_datetime(s).astype("datetime64[ns]")
-        out = values.to_numpy().astype("int64").astype(float)
-        out[values.isna().to_numpy()] = np.nan
-        return out
+        return datetime_to_number(s)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
