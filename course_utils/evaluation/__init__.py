@@ -8,6 +8,7 @@ card" docstring (definition, range, ideal value, what fools it, source), and
 """
 
 from .cards import MetricCard, cards_table, get_card, metric_cards, register_metric
+from .closeness import closeness_filter, nearest_real_distance
 from .detection import detection_auc, pmse, pmse_report, propensity_scores, s_pmse
 from .fidelity import (
     association_matrix,
@@ -48,6 +49,8 @@ from .utility import (
 __all__ = [
     "MetricCard",
     "cards_table",
+    "closeness_filter",
+    "nearest_real_distance",
     "get_card",
     "metric_cards",
     "register_metric",
