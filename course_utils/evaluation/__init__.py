@@ -36,7 +36,8 @@ from .privacy import (
     nndr,
     privacy_report,
 )
-from .report import check_holdout, evaluate, holdout_overlap, summary
+from .report import evaluate, summary
+from .tables import check_holdout, holdout_overlap
 from .utility import (
     TableEncoder,
     ci_overlap,

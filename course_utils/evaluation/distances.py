@@ -54,6 +54,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
 from ..schema import Metadata, datetime_to_number, infer_metadata, require_frame
+from .tables import check_same_columns
 
 _HALF = 1.0 / np.sqrt(2.0)
 SCALES = ("range", "robust")
@@ -78,20 +79,6 @@ class _ColumnCode:
 
 check_frame = require_frame
 """Raise a clear error unless ``df`` is a non-empty DataFrame with unique column names."""
-
-
-def check_same_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Raise ``ValueError`` naming the columns that ``df`` lacks or has in excess."""
-    cols = [str(c) for c in df.columns]
-    missing = [c for c in columns if c not in cols]
-    extra = [c for c in cols if c not in columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing}")
-        if extra:
-            parts.append(f"unexpected columns {extra}")
-        raise ValueError(f"the {what} does not have the training columns: {'; '.join(parts)}")
 
 
 def _as_float(series: pd.Series, kind: str, name: str) -> np.ndarray:

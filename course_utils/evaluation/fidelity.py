@@ -48,77 +48,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..schema import Metadata, datetime_to_number, infer_metadata, require_frame
+from ..schema import Metadata, datetime_to_number
 from .cards import ideals
+from .tables import check_tables, resolve_metadata, row_keys  # noqa: F401  (row_keys: re-exported)
 
 PAIR_SEP = " | "
 """Separator of the two column names in the ``column`` field of a pair metric."""
-
-# ---------------------------------------------------------------------------------------
-# input checks shared by the whole evaluation package
-# ---------------------------------------------------------------------------------------
-def check_tables(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    names: tuple[str, str] = ("real", "synthetic"),
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check two tables can be compared; return them with ``synthetic`` in ``real``'s column order.
-
-    Raises ``TypeError`` for non-DataFrames or a numeric column that is text in the
-    other table, and ``ValueError`` for an empty table, different column sets, or a
-    column whose values are all missing. Every message names the table and column.
-    """
-    for df, name in zip((real, synthetic), names, strict=True):
-        require_frame(df, f"{name} table")
-    missing = [c for c in real.columns if c not in synthetic.columns]
-    extra = [c for c in synthetic.columns if c not in real.columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing from the {names[1]} table: {missing}")
-        if extra:
-            parts.append(f"not in the {names[0]} table: {extra}")
-        raise ValueError("the tables have different columns; " + "; ".join(parts))
-    synthetic = synthetic[list(real.columns)]
-    for df, name in zip((real, synthetic), names, strict=True):
-        all_missing = [c for c in df.columns if df[c].isna().all()]
-        if all_missing:
-            raise ValueError(f"in the {name} table every value is missing in column(s) {all_missing}")
-    for c in real.columns:
-        a, b = real[c].dtype, synthetic[c].dtype
-        num_a = pd.api.types.is_numeric_dtype(a) or pd.api.types.is_bool_dtype(a)
-        num_b = pd.api.types.is_numeric_dtype(b) or pd.api.types.is_bool_dtype(b)
-        if num_a != num_b:
-            raise TypeError(
-                f"column {c!r} is {a} in the {names[0]} table but {b} in the {names[1]} table; "
-                "give both tables the same column types"
-            )
-    return real, synthetic
-
-
-def row_keys(df: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row, equal for equal rows whatever the dtypes (int vs float, category vs text)."""
-    parts = {}
-    for c in df.columns:
-        s = df[c]
-        if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-            parts[c] = s.astype(float)
-        else:
-            parts[c] = s.astype(object).where(s.notna(), None).astype(str)
-    return pd.util.hash_pandas_object(pd.DataFrame(parts, index=df.index), index=False).to_numpy()
-
-
-def resolve_metadata(df: pd.DataFrame, metadata: Metadata | None) -> Metadata:
-    """Return ``metadata`` restricted to ``df``'s columns, inferring it from ``df`` when None."""
-    if metadata is None:
-        return infer_metadata(df)
-    if not isinstance(metadata, Metadata):
-        raise TypeError(f"metadata must be a course_utils.schema.Metadata, got {type(metadata).__name__}")
-    absent = [c for c in df.columns if c not in metadata]
-    if absent:
-        raise ValueError(f"column(s) {absent} are not described in the metadata")
-    return metadata.select(df.columns)
-
 
 def column_types(df: pd.DataFrame, metadata: Metadata | None = None, max_levels: int = 10) -> dict[str, str]:
     """``{column: "numeric" | "discrete"}``, the scoring type of each column (module docstring)."""
@@ -561,6 +496,11 @@ def fidelity_report(
     (``column_shapes``, ``column_pair_trends``, ``quality_score``) with ``column`` None.
     """
     real, synthetic, types = _prepare(real, synthetic, metadata, max_levels)
+    return fidelity_rows(real, synthetic, types)
+
+
+def fidelity_rows(real: pd.DataFrame, synthetic: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """:func:`fidelity_report` of tables already checked, with their scoring ``types`` (see :func:`column_types`)."""
     col_rows = _column_rows(real, synthetic, types)
     pair_rows = _pair_rows(real, synthetic, types, 10)
     q = _quality(col_rows, pair_rows, types)
