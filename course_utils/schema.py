@@ -236,6 +236,13 @@ def number_to_datetime(values: Any, unit: str = "ns") -> np.ndarray:
     return out
 
 
+def column_numbers(series: pd.Series, kind: str) -> np.ndarray:
+    """Float values of a numeric or datetime column of ``kind`` (NaN where missing or unreadable)."""
+    if kind == "datetime":
+        return datetime_to_number(series)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
 def require_frame(df: Any, what: str = "table") -> pd.DataFrame:
     """Raise a clear error unless ``df`` is a DataFrame with rows, columns and unique names.
 

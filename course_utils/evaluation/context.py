@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import Metadata, datetime_to_number
+from ..schema import Metadata, column_numbers  # noqa: F401  (re-exported for the privacy metrics)
 from .distances import (
     MixedEncoder,
     _blas_search,
@@ -181,13 +181,6 @@ class EvaluationContext:
 
 
 # -- rules shared by the distance-based metrics --------------------------------------------
-def column_numbers(s: pd.Series, kind: str) -> np.ndarray:
-    """Float values of a numeric or datetime column (NaN where missing or unreadable)."""
-    if kind == "datetime":
-        return datetime_to_number(s)
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-
-
 def need_rows(X: np.ndarray, n: int, what: str) -> None:
     """Raise ``ValueError`` unless the ``what`` table has at least ``n`` rows."""
     if len(X) < n:
