@@ -8,7 +8,7 @@ Measures, each stage in a fresh process (so its peak memory is its own):
 2. The privacy metrics alone (:func:`course_utils.evaluation.privacy.privacy_report`)
    on 100,000 x 20 rows per table; target: under 3 minutes and 4 GB peak memory.
 
-The tables come from :func:`mixed_table`, a simulated cohort of heart patients with
+The tables come from :func:`course_utils.data.simulate_heart_cohort`, a simulated cohort of heart patients with
 numeric, integer, binary and categorical columns, missing values and built-in
 dependencies (blood pressure on age, diabetes on BMI, death on age and heart failure,
 ...). The "synthetic" table is :class:`IndependentMarginals` output, which keeps every
@@ -45,10 +45,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..config import make_rng
+from ..data import simulate_heart_cohort
 
 THREADS = 2
 """BLAS and torch threads of each stage (the targets are for a 2-core machine)."""
@@ -59,60 +58,8 @@ OPENMP_THREADS = 1
 TARGETS = {"evaluate_s": 20, "privacy_s": 180, "privacy_peak_mb": 4096}
 """Wall-time (seconds) and peak-memory (MB) targets of the full-size run."""
 
-
-def mixed_table(n: int, random_state: int | np.random.Generator | None = 0) -> pd.DataFrame:
-    """A simulated mixed-type clinical table with 20 columns and ``n`` rows.
-
-    Numeric: age, bmi (5% missing), sysbp, diasbp, hr, cholesterol, creatinine, egfr;
-    integer with few levels: severity (0-5), los (days); binary: diabetes, smoker, chf,
-    afib, death; categorical: sex, mitype, hospital, admission; and followup (days).
-    The numbers are plausible, not real: they exist to exercise the metrics.
-    """
-    rng = make_rng(random_state)
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-
-    def logistic(z: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-z))
-
-    age = np.clip(rng.normal(66, 12, n), 20, 100).round()
-    sex = np.where(rng.random(n) < 0.4 + 0.004 * (age - 66), "female", "male")
-    bmi = np.clip(rng.normal(27, 4.5, n) - 0.05 * (age - 66), 15, 50)
-    sysbp = np.clip(110 + 0.5 * age + rng.normal(0, 15, n), 70, 240).round()
-    diasbp = np.clip(0.45 * sysbp + 20 + rng.normal(0, 8, n), 35, 140).round()
-    hr = np.clip(rng.normal(85, 15, n), 35, 180).round()
-    diabetes = (rng.random(n) < logistic(-1.2 + 0.12 * (bmi - 27) + 0.02 * (age - 66))).astype(int)
-    smoker = (rng.random(n) < logistic(-0.5 - 0.04 * (age - 66))).astype(int)
-    chf = (rng.random(n) < logistic(-1.5 + 0.05 * (age - 66) + 0.6 * diabetes)).astype(int)
-    afib = (rng.random(n) < logistic(-2.0 + 0.06 * (age - 66))).astype(int)
-    score = 0.03 * (age - 66) + 0.8 * chf + 0.02 * (hr - 85) + rng.normal(0, 1, n)
-    severity = np.digitize(score, [-1.2, -0.4, 0.3, 1.0, 1.8]).astype(int)
-    mitype = np.where(rng.random(n) < logistic(-0.3 + 0.5 * (sex == "male") + 0.3 * severity - 0.6),
-                      "STEMI", np.where(rng.random(n) < 0.7, "NSTEMI", "unclassified"))
-    hospital = rng.choice(["A", "B", "C", "D", "E"], size=n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
-    admission = np.where(rng.random(n) < logistic(0.5 + 0.4 * severity - 1.0), "emergency",
-                         np.where(rng.random(n) < 0.5, "transfer", "elective"))
-    cholesterol = np.clip(rng.normal(5.2, 1.1, n) + 0.2 * diabetes, 2, 11)
-    creatinine = np.exp(rng.normal(4.4, 0.25, n) + 0.006 * (age - 66) + 0.15 * diabetes + 0.1 * chf)
-    egfr = np.clip(175 * (creatinine / 88.4) ** -1.154 * age ** -0.203 * np.where(sex == "female", 0.742, 1.0)
-                   * np.exp(rng.normal(0, 0.05, n)), 5, 150)
-    los = np.clip(rng.poisson(np.exp(1.3 + 0.3 * chf + 0.15 * severity)), 0, 60)
-    death = (rng.random(n) < logistic(-3.0 + 0.07 * (age - 66) + 0.9 * chf + 0.35 * severity + 0.5 * afib)).astype(int)
-    followup = np.where(death == 1, rng.exponential(300, n), rng.uniform(300, 2400, n)).round().clip(1, 2400)
-    bmi_missing = rng.random(n) < 0.05
-    bmi = np.where(bmi_missing, np.nan, bmi.round(1))
-    df = pd.DataFrame({
-        "age": age.astype(int), "sex": pd.Categorical(sex, categories=["female", "male"]),
-        "bmi": bmi, "sysbp": sysbp.astype(int), "diasbp": diasbp.astype(int), "hr": hr.astype(int),
-        "diabetes": diabetes, "smoker": smoker, "chf": chf, "afib": afib, "severity": severity,
-        "mitype": pd.Categorical(mitype, categories=["NSTEMI", "STEMI", "unclassified"]),
-        "hospital": pd.Categorical(hospital, categories=list("ABCDE")),
-        "admission": pd.Categorical(admission, categories=["elective", "emergency", "transfer"]),
-        "cholesterol": cholesterol.round(2), "creatinine": creatinine.round(1), "egfr": egfr.round(1),
-        "los": los.astype(int), "death": death, "followup": followup.astype(int),
-    })
-    return df
+mixed_table = simulate_heart_cohort
+"""The benchmark's tables: :func:`course_utils.data.simulate_heart_cohort` (former name)."""
 
 
 def _peak_rss_mb() -> float:
