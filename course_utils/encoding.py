@@ -3,40 +3,42 @@
 Every model and metric of the course that needs a float matrix goes through this
 layer; what differs between uses is a handful of settings, not the code:
 
-==========================  ==========  =======  =========  ==========  ==============
-use                         categories  numbers  binary     missing     groups
-==========================  ==========  =======  =========  ==========  ==============
-privacy distance            one-hot/√2  range    as is      indicator   one-hot/√2
-  (``MixedEncoder``)
-utility models              one-hot     standard scaled     last        columns
-  (``TableEncoder``)
-SMOTE                       ordinal     standard scaled     (none)      ordinal
-CART predictors             ordinal     none     ordinal    nan         ordinal
-neural generators           one-hot     quantile ...        indicator   one-hot
-  (``TabularTransformer``)
-==========================  ==========  =======  =========  ==========  ==============
+=====================  ============  ========  ========  ==========  ========
+use                    categories    numbers   flags     missing     groups
+=====================  ============  ========  ========  ==========  ========
+privacy distance       one-hot/√2    range     0/1       indicator   one-hot
+utility models         one-hot       standard  scaled    last        columns
+SMOTE                  ordinal       standard  scaled    error       ordinal
+CART predictors        ordinal       none      codes     nan         ordinal
+=====================  ============  ========  ========  ==========  ========
 
-(The neural generators' :class:`~course_utils.transform.TabularTransformer` adds
-invertible per-column transforms and activations on top of the same column kinds.)
+(:class:`~course_utils.evaluation.distances.MixedEncoder`,
+:class:`~course_utils.evaluation.utility.TableEncoder`,
+:class:`~course_utils.generators.SMOTESynthesizer` and
+:class:`~course_utils.generators.CARTSynthesizer`. The neural generators'
+:class:`~course_utils.transform.TabularTransformer` adds invertible per-column
+transforms, a layout of spans and activations for networks, on the same column kinds.)
 
 Column kinds are the schema's (:data:`course_utils.schema.KINDS`); dates become
-numbers through :func:`course_utils.schema.datetime_to_number`. Settings:
+numbers through :func:`course_utils.schema.datetime_to_number` (``date_unit``).
+Settings:
 
 - ``categories``: ``"onehot"`` (one coordinate per level, times ``category_weight``;
   a level unseen in fit is all zeros) or ``"ordinal"`` (the level's position);
-- ``levels``: ``"metadata"`` (the metadata's categories) or ``"seen"`` (the levels seen
-  in fit, in the metadata's order, then unknown ones sorted);
+  ``levels``: ``"metadata"`` (the metadata's categories) or ``"seen"`` (the levels
+  seen in fit, in the metadata's order, then unknown ones sorted); ``drop_first``
+  leaves out the first level's coordinate;
 - ``numbers``: ``"none"``, ``"standard"`` (mean and standard deviation of the values
   after filling missing ones with the median), ``"range"`` (minimum and max - min of
   the observed values) or ``"robust"`` (median and inter-quartile range);
-- ``scale_binary``: scale 0/1 columns like numbers (else they stay 0/1), or
-  ``binary="ordinal"`` through ``categories`` when ``binary_as_category``;
+- binary flags stay 0/1 unless ``scale_binary`` (scaled like numbers) or
+  ``binary_as_category`` (coded like a category with levels 0 and 1);
 - ``missing``: ``"indicator"`` (numbers filled with the median plus a 0/1 indicator
   right after; one-hot gets one more "missing" coordinate), ``"last"`` (the same, with
-  every indicator after all the columns and a missing category as all zeros), ``"nan"``
+  every indicator after all the columns, a missing category as all zeros), ``"nan"``
   (numbers keep NaN plus an indicator; an ordinal code for missing after the levels)
-  or ``"error"``; ``indicate="observed"`` gives an indicator only to columns with a
-  missing value in fit, ``"nullable"`` also to columns the metadata declares nullable;
+  or ``"error"``; ``indicate="observed"`` gives an indicator to the columns with a
+  missing value in fit, ``"nullable"`` also to those the metadata declares nullable;
 - ``groups``: a declared one-hot group as ``"onehot"`` (its members, times
   ``category_weight``), ``"ordinal"`` (the position of its 1) or ``"columns"`` (each
   member as a 0/1 column);
@@ -63,7 +65,7 @@ class ColumnCode:
     """How one column (or one one-hot group) becomes coordinates ``start:end``."""
 
     name: str  # column name, or the group name for a one-hot group
-    kind: str  # "numeric" | "binary" | "categorical" | "group"
+    kind: str  # the schema's column kind, or "group" for a one-hot group
     start: int
     end: int
     members: list[str]  # the table columns it reads
@@ -73,7 +75,6 @@ class ColumnCode:
     has_missing: bool = False
     categories: list[Any] | None = None
     weight: float = 1.0
-    datetime: bool = False
     indicator: int = -1  # position of the missing indicator (-1: none)
 
 
@@ -170,7 +171,7 @@ class TableEncoding:
                 cats = [v for v in cats if v in seen] + sorted((v for v in seen if v not in cats), key=str)
                 if not cats:
                     raise ValueError(f"column {name!r}: every value is missing")
-            return ColumnCode(name, "categorical", 0, 0, [name], has_missing=has_missing, categories=cats,
+            return ColumnCode(name, spec.kind, 0, 0, [name], has_missing=has_missing, categories=cats,
                               weight=weight)
         values = column_values(col, spec.kind == "datetime", self.date_unit)
         finite = values[~np.isnan(values)]
@@ -178,14 +179,14 @@ class TableEncoding:
             raise ValueError(f"column {name!r}: every value is missing")
         if not np.all(np.isfinite(finite)):
             raise ValueError(f"column {name!r} of the training table: contains infinite values")
-        kind = "binary" if spec.kind == "binary" and not self.scale_binary else "numeric"
+        scaled = spec.kind != "binary" or self.scale_binary
         center, scale, median = 0.0, 1.0, float(np.median(finite))
-        if kind == "numeric" and self.numbers == "standard":
+        if scaled and self.numbers == "standard":
             filled = np.where(np.isnan(values), median, values)
             center, scale = float(filled.mean()), float(filled.std())
-        elif kind == "numeric" and self.numbers == "range":
+        elif scaled and self.numbers == "range":
             center, scale = float(finite.min()), float(finite.max() - finite.min())
-        elif kind == "numeric" and self.numbers == "robust":
+        elif scaled and self.numbers == "robust":
             center = median
             q75, q25 = np.percentile(finite, [75, 25])
             scale = float(q75 - q25)
@@ -193,15 +194,15 @@ class TableEncoding:
                 scale = float(finite.max() - finite.min())
         if not scale > 0:
             scale = 1.0
-        return ColumnCode(name, kind, 0, 0, [name], center=center, scale=scale, fill=(median - center) / scale,
-                          has_missing=has_missing, weight=weight, datetime=spec.kind == "datetime")
+        return ColumnCode(name, spec.kind, 0, 0, [name], center=center, scale=scale, fill=(median - center) / scale,
+                          has_missing=has_missing, weight=weight)
 
     def _has_inline_indicator(self, c: ColumnCode) -> bool:
         if not c.has_missing or self.missing not in ("indicator", "nan"):
             return False
-        if c.kind in ("categorical", "group"):
+        if c.kind == "group" or c.categories is not None:
             # an ordinal code gives missing a code of its own; one-hot a coordinate
-            onehot = self.categories == "onehot" if c.kind == "categorical" else self.groups == "onehot"
+            onehot = self.groups == "onehot" if c.kind == "group" else self.categories == "onehot"
             return onehot and self.missing == "indicator"
         return True
 
@@ -209,7 +210,7 @@ class TableEncoding:
         pos = 0
         names: list[str] = []
         for c in self.codes_:
-            if c.kind == "categorical" and self.categories == "onehot":
+            if c.categories is not None and self.categories == "onehot":
                 coords = [f"{c.name}={v}" for v in (c.categories or [])[int(self.drop_first):]]
             elif c.kind == "group" and self.groups == "onehot":
                 coords = list(c.members)
@@ -239,7 +240,7 @@ class TableEncoding:
         for c in self.codes_:
             if c.kind == "group":
                 self._encode_group(out, df, c, what)
-            elif c.kind == "categorical":
+            elif c.categories is not None:
                 self._encode_category(out, df[c.name], c, what)
             else:
                 self._encode_number(out, df[c.name], c, what)
@@ -293,7 +294,7 @@ class TableEncoding:
             out[miss, c.indicator] = w if self.missing == "indicator" else 1.0
 
     def _encode_number(self, out: np.ndarray, col: pd.Series, c: ColumnCode, what: str) -> None:
-        values = column_values(col, c.datetime, self.date_unit)
+        values = column_values(col, c.kind == "datetime", self.date_unit)
         miss = np.isnan(values)
         self._missing(miss, c, what)
         if not np.all(np.isfinite(values[~miss])):

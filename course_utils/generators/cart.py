@@ -179,7 +179,7 @@ class CARTSynthesizer(Synthesizer):
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         self.vars_ = self._variables(df)
-        Z, targets = encode_variables(self.vars_, df)
+        Z, targets = encode_variables(self.vars_, df, self.metadata_)
         self.n_predictors_ = Z.shape[1]
         seeds = self._rng.integers(0, 2**31 - 1, size=(len(self.vars_), 2))
         jobs = []

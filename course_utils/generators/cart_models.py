@@ -65,9 +65,11 @@ class LeafSampler:
                 self.dominant = float(vals[freq.argmax()])
 
     def leaves(self, X: np.ndarray, n: int) -> np.ndarray:
+        """The leaf each row of ``X`` lands in (all rows in leaf 0 without a tree)."""
         return self.tree.apply(X) if self.tree is not None else np.zeros(n, dtype=np.intp)
 
     def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """One value per row, drawn from the training values of its leaf (smoothed when asked)."""
         leaf = self.leaves(X, n)
         idx = self.start[leaf] + (rng.random(n) * self.count[leaf]).astype(np.intp)
         out = self.values[idx]
@@ -93,6 +95,7 @@ class LinearDesign:
         self.kinds = kinds  # per predictor column: ("num", 0) or ("cat", n_codes)
 
     def fit(self, X: np.ndarray) -> LinearDesign:
+        """Learn the mean and standard deviation of every predictor's observed values."""
         seen = ~np.isnan(X)
         n_seen = np.maximum(seen.sum(axis=0), 1)
         filled = np.where(seen, X, 0.0)
@@ -102,6 +105,7 @@ class LinearDesign:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """The design matrix: numbers standardised (missing as 0), categories one-hot without the first code."""
         parts = [np.ones((len(X), 0))]
         for j, (kind, n_codes) in enumerate(self.kinds):
             col = X[:, j]
@@ -134,6 +138,7 @@ class NormModel:
         self.sigma = float(np.sqrt(np.sum(resid**2) / dof))
 
     def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Prediction plus a Gaussian residual with the fitted standard deviation."""
         mu = (
             self.lm.predict(self.design.transform(X))
             if self.lm is not None
@@ -155,6 +160,7 @@ class LogRegModel:
             self.clf = LogisticRegression(max_iter=1000).fit(D, y)
 
     def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """A level drawn from the predicted class probabilities (the prior without predictors)."""
         if self.clf is None:
             p = np.broadcast_to(self.prior, (n, len(self.classes)))
         else:

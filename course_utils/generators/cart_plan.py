@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import Metadata, column_numbers
+from ..encoding import TableEncoding
+from ..schema import Metadata
 
 METHODS: tuple[str, ...] = ("sample", "cart", "norm", "logreg", "parametric")
 
@@ -133,38 +134,20 @@ def _method_of(var: Variable, method: str) -> str:
     return method
 
 
-def encode_variables(variables: list[Variable], df: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def encode_variables(variables: list[Variable], df: pd.DataFrame,
+                     meta: Metadata) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Predictor matrix (variables in visit order) and each variable's target values.
 
-    Numbers stay numbers (missing as NaN, which scikit-learn trees route natively)
-    plus a 0/1 missing indicator; categories become codes, missing being the last.
+    The course's encoding layer with CART's settings: numbers stay numbers (missing
+    as NaN, which scikit-learn trees route natively) plus a 0/1 missing indicator;
+    categories, flags and one-hot groups become codes, missing being the last code.
     Sets each variable's ``pred_start`` and ``width``.
     """
-    cols: list[np.ndarray] = []
+    encoding = TableEncoding(categories="ordinal", levels="metadata", numbers="none", binary_as_category=True,
+                             missing="nan", indicate="observed", groups="ordinal", date_unit="ns")
+    Z = encoding.fit(df, meta, order=[v.name for v in variables]).transform(df, "training table")
     targets: dict[str, np.ndarray] = {}
-    start = 0
-    for var in variables:
-        if var.kind == "group":
-            codes = df[var.columns].to_numpy(dtype=float).argmax(axis=1).astype(float)
-            enc = [codes]
-            targets[var.name] = codes
-        elif var.numeric:
-            values = column_numbers(df[var.name], var.kind)
-            enc = [values]
-            if var.has_missing:
-                enc.append(np.isnan(values).astype(float))
-            targets[var.name] = values
-        else:
-            s = df[var.name]
-            if var.kind == "binary":
-                codes = pd.to_numeric(s.astype("float"), errors="coerce").to_numpy(dtype=float)
-            else:
-                codes = pd.Categorical(s, categories=var.levels).codes.astype(float)
-                codes[codes < 0] = np.nan
-            codes = np.where(np.isnan(codes), len(var.levels), codes)
-            enc = [codes]
-            targets[var.name] = codes
-        var.pred_start, var.width = start, len(enc)
-        start += len(enc)
-        cols.extend(enc)
-    return np.column_stack(cols), targets
+    for var, code in zip(variables, encoding.codes_, strict=True):
+        var.pred_start, var.width = code.start, code.end - code.start
+        targets[var.name] = Z[:, code.start].copy()
+    return Z, targets

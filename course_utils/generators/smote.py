@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from ..config import make_rng
+from ..encoding import TableEncoding
 from ..evaluation.closeness import closeness_filter, nearest_real_distance
 from ..schema import Metadata
 from .base import Synthesizer, repair_frame
@@ -307,20 +308,21 @@ class SMOTESynthesizer(Synthesizer):
         return [c for c, n in self.class_counts_.items() if n < top] or list(self.classes_)
 
     def _encode(self, df: pd.DataFrame) -> np.ndarray:
-        """Features as one float matrix: numeric (optionally scaled), then category codes."""
-        num = df[self._num_cols].to_numpy(dtype=float)
-        if not hasattr(self, "_mean"):
-            self._mean = num.mean(axis=0) if self.scale else np.zeros(num.shape[1])
-            sd = num.std(axis=0) if self.scale else np.ones(num.shape[1])
-            self._sd = np.where(sd > 0, sd, 1.0)
-        parts = [(num - self._mean) / self._sd]
-        for c in self._cat_cols:
-            if c in self._groups:
-                parts.append(df[self._groups[c]].to_numpy(dtype=float).argmax(axis=1)[:, None])
-            else:
-                cats = list(self.metadata_[c].categories or [])
-                parts.append(pd.Categorical(df[c], categories=cats).codes[:, None].astype(float))
-        return np.hstack(parts)
+        """Features as one float matrix: numbers (standardised with ``scale``), then category codes.
+
+        The course's encoding layer with SMOTE's settings: every number and flag
+        standardised (or left as is), categories and one-hot groups as ordinal codes, so
+        that imbalanced-learn interpolates the numbers and votes on the codes.
+        """
+        meta = self.metadata_.select(self.features_)
+        encoding = TableEncoding(categories="ordinal", levels="metadata",
+                                 numbers="standard" if self.scale else "none", scale_binary=True,
+                                 missing="error", groups="ordinal" if self._cat_cols else "columns")
+        X = encoding.fit(df, meta, order=self._num_cols + self._cat_cols).transform(df, "training table")
+        numbers = encoding.codes_[: len(self._num_cols)]
+        self._mean = np.array([c.center for c in numbers])
+        self._sd = np.array([c.scale for c in numbers])
+        return X
 
     def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         out: dict[str, Any] = {}
