@@ -98,21 +98,33 @@ def _thread_settings() -> dict[str, Any]:
     return info
 
 
-def _stage_evaluate(n: int) -> dict[str, Any]:
+def _timed(func, *args, **kwargs) -> tuple[Any, float, float]:
+    """``func(*args, **kwargs)`` with its wall time and the process's CPU time, in seconds."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = func(*args, **kwargs)
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _run_stage(n: int, seed: int, measure) -> dict[str, Any]:
+    """A stage's common record around ``measure(train, synthetic, holdout)`` (which returns its figures)."""
+    threads = _thread_settings()
+    load0 = os.getloadavg()
+    train, synthetic, holdout = _tables(n, seed)
+    base = _peak_rss_mb()
+    figures = measure(train, synthetic, holdout)
+    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
+            "load_average_before": load0, "load_average_after": os.getloadavg(), **figures,
+            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1)}
+
+
+def _measure_evaluate(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
     from ..evaluation import evaluate, get_card
     from ..evaluation.privacy import privacy_report
 
-    threads = _thread_settings()
-    load0 = os.getloadavg()
-    train, synthetic, holdout = _tables(n, 0)
-    base = _peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    report = evaluate(train, synthetic, holdout, target="death", random_state=0, privacy=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    report, wall, cpu = _timed(evaluate, train, synthetic, holdout, target="death", random_state=0,
+                               privacy=False)
     # the privacy rows that evaluate(privacy=True) adds, timed on their own
-    t1, c1 = time.perf_counter(), time.process_time()
-    priv = privacy_report(train, synthetic, holdout, random_state=0)
-    wall_p, cpu_p = time.perf_counter() - t1, time.process_time() - c1
+    priv, wall_p, cpu_p = _timed(privacy_report, train, synthetic, holdout, random_state=0)
     report = pd.concat([report, priv.assign(family="privacy")], ignore_index=True)
     key = report[report["column"].isna() | (report["family"] == "utility")]
     picks = {f"{r.family}/{r.metric}": [round(float(r.value), 4), round(float(r.reference), 4)
@@ -122,30 +134,26 @@ def _stage_evaluate(n: int) -> dict[str, Any]:
     for metric in dict.fromkeys(key["metric"]):
         card = get_card(metric)
         cards[metric] = {"best": card.best, "direction": card.direction, "range": card.range}
-    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
-            "load_average_before": load0, "load_average_after": os.getloadavg(),
-            "wall_s": round(wall + wall_p, 2), "cpu_s": round(cpu + cpu_p, 2),
+    return {"wall_s": round(wall + wall_p, 2), "cpu_s": round(cpu + cpu_p, 2),
             "wall_s_without_privacy": round(wall, 2), "cpu_s_without_privacy": round(cpu, 2),
             "wall_s_privacy_part": round(wall_p, 2), "cpu_s_privacy_part": round(cpu_p, 2),
-            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1),
             "report_rows": len(report), "values_[value,reference]": picks, "metric_cards": cards}
 
 
-def _stage_privacy(n: int) -> dict[str, Any]:
+def _measure_privacy(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
     from ..evaluation.privacy import privacy_report
 
-    threads = _thread_settings()
-    load0 = os.getloadavg()
-    train, synthetic, holdout = _tables(n, 10)
-    base = _peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    report = privacy_report(train, synthetic, holdout, random_state=0)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    report, wall, cpu = _timed(privacy_report, train, synthetic, holdout, random_state=0)
     picks = {r.metric: round(float(r.value), 4) for r in report.itertuples() if pd.notna(r.value)}
-    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
-            "load_average_before": load0, "load_average_after": os.getloadavg(),
-            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1), "values": picks}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "values": picks}
+
+
+def _stage_evaluate(n: int) -> dict[str, Any]:
+    return _run_stage(n, 0, _measure_evaluate)
+
+
+def _stage_privacy(n: int) -> dict[str, Any]:
+    return _run_stage(n, 10, _measure_privacy)
 
 
 def _in_fresh_process(func, *args) -> dict[str, Any]:

@@ -29,16 +29,17 @@ MAX_OVERLAP = 0.5
 
 def check_same_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
     """Raise ``ValueError`` naming the columns that ``df`` lacks or has in excess."""
-    cols = [str(c) for c in df.columns]
-    missing = [c for c in columns if c not in cols]
-    extra = [c for c in cols if c not in columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing}")
-        if extra:
-            parts.append(f"unexpected columns {extra}")
-        raise ValueError(f"the {what} does not have the training columns: {'; '.join(parts)}")
+    problem = _column_mismatch(list(columns), [str(c) for c in df.columns], "missing columns", "unexpected columns")
+    if problem:
+        raise ValueError(f"the {what} does not have the training columns: {problem}")
+
+
+def _column_mismatch(expected: list, actual: list, missing_text: str, extra_text: str) -> str:
+    """What separates two column lists, as text (empty when they hold the same columns)."""
+    missing = [c for c in expected if c not in actual]
+    extra = [c for c in actual if c not in expected]
+    parts = [f"{missing_text} {missing}"] * bool(missing) + [f"{extra_text} {extra}"] * bool(extra)
+    return "; ".join(parts)
 
 
 def check_tables(
@@ -54,15 +55,10 @@ def check_tables(
     """
     for df, name in zip((real, synthetic), names, strict=True):
         require_frame(df, f"{name} table")
-    missing = [c for c in real.columns if c not in synthetic.columns]
-    extra = [c for c in synthetic.columns if c not in real.columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing from the {names[1]} table: {missing}")
-        if extra:
-            parts.append(f"not in the {names[0]} table: {extra}")
-        raise ValueError("the tables have different columns; " + "; ".join(parts))
+    problem = _column_mismatch(list(real.columns), list(synthetic.columns),
+                               f"missing from the {names[1]} table:", f"not in the {names[0]} table:")
+    if problem:
+        raise ValueError("the tables have different columns; " + problem)
     synthetic = synthetic[list(real.columns)]
     for df, name in zip((real, synthetic), names, strict=True):
         all_missing = [c for c in df.columns if df[c].isna().all()]
