@@ -88,8 +88,11 @@ def device(prefer: str | None = None):
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:
+def make_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
     """Turn ``None``, an int seed or a Generator into a ``numpy.random.Generator``.
+
+    Not scikit-learn's ``check_random_state``, which returns a legacy ``RandomState``:
+    the course's code draws from the newer ``Generator`` API throughout.
 
     Every randomised function in the course goes through this, so one integer
     reproduces a whole result.
@@ -103,3 +106,7 @@ def check_random_state(random_state: int | np.random.Generator | None) -> np.ran
             f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
         )
     return np.random.default_rng(int(random_state))
+
+
+check_random_state = make_rng
+"""Former name of :func:`make_rng`, kept so that older code keeps working."""

@@ -6,6 +6,8 @@
   Study with follow-up survival.
 - :func:`load_veterans` -- 137 patients of a lung-cancer trial; small, good for quick tries.
 - :func:`load_csv` -- your own file, with object columns turned into categoricals.
+- :func:`simulate_heart_cohort` -- a simulated mixed-type cohort of any size, to
+  exercise metrics and benchmarks (not real patients).
 
 Each loader accepts ``return_metadata=True`` and then also returns the
 :class:`~course_utils.schema.Metadata` the course uses for that table.
@@ -23,10 +25,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from . import config
+from .config import make_rng
 from .schema import Metadata, infer_metadata
 
 CHECKSUMS: dict[str, str] = {
@@ -246,3 +250,59 @@ def train_holdout_split(
             raise ValueError(f"stratify column {stratify!r} has a class with fewer than 2 rows")
     train, holdout = train_test_split(df, test_size=test_size, stratify=strat, random_state=random_state)
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def simulate_heart_cohort(n: int, random_state: int | np.random.Generator | None = 0) -> pd.DataFrame:
+    """A simulated mixed-type clinical table with 20 columns and ``n`` rows.
+
+    Numeric: age, bmi (5% missing), sysbp, diasbp, hr, cholesterol, creatinine, egfr;
+    integer with few levels: severity (0-5), los (days); binary: diabetes, smoker, chf,
+    afib, death; categorical: sex, mitype, hospital, admission; and followup (days).
+    The numbers are plausible, not real: they exist to exercise the metrics (the
+    evaluation benchmark and the tests use them at any size).
+    """
+    rng = make_rng(random_state)
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+
+    def logistic(z: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-z))
+
+    age = np.clip(rng.normal(66, 12, n), 20, 100).round()
+    sex = np.where(rng.random(n) < 0.4 + 0.004 * (age - 66), "female", "male")
+    bmi = np.clip(rng.normal(27, 4.5, n) - 0.05 * (age - 66), 15, 50)
+    sysbp = np.clip(110 + 0.5 * age + rng.normal(0, 15, n), 70, 240).round()
+    diasbp = np.clip(0.45 * sysbp + 20 + rng.normal(0, 8, n), 35, 140).round()
+    hr = np.clip(rng.normal(85, 15, n), 35, 180).round()
+    diabetes = (rng.random(n) < logistic(-1.2 + 0.12 * (bmi - 27) + 0.02 * (age - 66))).astype(int)
+    smoker = (rng.random(n) < logistic(-0.5 - 0.04 * (age - 66))).astype(int)
+    chf = (rng.random(n) < logistic(-1.5 + 0.05 * (age - 66) + 0.6 * diabetes)).astype(int)
+    afib = (rng.random(n) < logistic(-2.0 + 0.06 * (age - 66))).astype(int)
+    score = 0.03 * (age - 66) + 0.8 * chf + 0.02 * (hr - 85) + rng.normal(0, 1, n)
+    severity = np.digitize(score, [-1.2, -0.4, 0.3, 1.0, 1.8]).astype(int)
+    mitype = np.where(rng.random(n) < logistic(-0.3 + 0.5 * (sex == "male") + 0.3 * severity - 0.6),
+                      "STEMI", np.where(rng.random(n) < 0.7, "NSTEMI", "unclassified"))
+    hospital = rng.choice(["A", "B", "C", "D", "E"], size=n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
+    admission = np.where(rng.random(n) < logistic(0.5 + 0.4 * severity - 1.0), "emergency",
+                         np.where(rng.random(n) < 0.5, "transfer", "elective"))
+    cholesterol = np.clip(rng.normal(5.2, 1.1, n) + 0.2 * diabetes, 2, 11)
+    creatinine = np.exp(rng.normal(4.4, 0.25, n) + 0.006 * (age - 66) + 0.15 * diabetes + 0.1 * chf)
+    egfr = np.clip(175 * (creatinine / 88.4) ** -1.154 * age ** -0.203 * np.where(sex == "female", 0.742, 1.0)
+                   * np.exp(rng.normal(0, 0.05, n)), 5, 150)
+    los = np.clip(rng.poisson(np.exp(1.3 + 0.3 * chf + 0.15 * severity)), 0, 60)
+    death = (rng.random(n) < logistic(-3.0 + 0.07 * (age - 66) + 0.9 * chf + 0.35 * severity + 0.5 * afib)).astype(int)
+    followup = np.where(death == 1, rng.exponential(300, n), rng.uniform(300, 2400, n)).round().clip(1, 2400)
+    bmi_missing = rng.random(n) < 0.05
+    bmi = np.where(bmi_missing, np.nan, bmi.round(1))
+    df = pd.DataFrame({
+        "age": age.astype(int), "sex": pd.Categorical(sex, categories=["female", "male"]),
+        "bmi": bmi, "sysbp": sysbp.astype(int), "diasbp": diasbp.astype(int), "hr": hr.astype(int),
+        "diabetes": diabetes, "smoker": smoker, "chf": chf, "afib": afib, "severity": severity,
+        "mitype": pd.Categorical(mitype, categories=["NSTEMI", "STEMI", "unclassified"]),
+        "hospital": pd.Categorical(hospital, categories=list("ABCDE")),
+        "admission": pd.Categorical(admission, categories=["elective", "emergency", "transfer"]),
+        "cholesterol": cholesterol.round(2), "creatinine": creatinine.round(1), "egfr": egfr.round(1),
+        "los": los.astype(int), "death": death, "followup": followup.astype(int),
+    })
+    return df

@@ -58,7 +58,7 @@ COURSE_MODULES: dict[str, str] = {
     "course_utils.generators.vae:TabularVAE": "course_utils.generators.vae",
     "course_utils.generators.mcm_network:MaskedFilterNet": "course_utils.generators.mcm_network",
     "course_utils.generators.dp_vae:OneHotVAE": "course_utils.generators.dp_vae",
-    "course_utils.generators.gan:_Residual": "course_utils.generators.gan",
+    "course_utils.generators.gan_training:_Residual": "course_utils.generators.gan_training",
 }
 _DEVICE = re.compile(r"^(cpu|cuda(:\d{1,3})?|mps|meta)$")
 

@@ -117,7 +117,7 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from .evaluation import evaluate, summary
-    from .evaluation.report import check_holdout
+    from .evaluation.tables import check_holdout
     from .html_report import release_verdict, render_html, report_figures
 
     try:

@@ -207,6 +207,42 @@ class Metadata:
         return pd.DataFrame(rows).set_index("column")
 
 
+TIME_UNITS: dict[str, int] = {"ns": 1, "s": 10**9, "day": 86_400 * 10**9}
+"""Units of :func:`datetime_to_number`, in nanoseconds."""
+
+
+def datetime_to_number(values: Any, unit: str = "ns") -> np.ndarray:
+    """Dates as float time since 1970-01-01 in ``unit`` (``"ns"``, ``"s"`` or ``"day"``); NaN if missing.
+
+    The one conversion of a datetime column to numbers: encoders, metrics and
+    generators all go through it, and :func:`number_to_datetime` goes back.
+    """
+    if unit not in TIME_UNITS:
+        raise ValueError(f"unit must be one of {sorted(TIME_UNITS)}, got {unit!r}")
+    ts = pd.Series(pd.to_datetime(values, errors="coerce"))
+    out = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
+    out[ts.isna().to_numpy()] = np.nan
+    return out if unit == "ns" else out / TIME_UNITS[unit]
+
+
+def number_to_datetime(values: Any, unit: str = "ns") -> np.ndarray:
+    """Inverse of :func:`datetime_to_number`: rounded to the nanosecond, NaT where NaN."""
+    x = np.asarray(values, dtype=float)
+    if unit != "ns":
+        x = x * TIME_UNITS[unit]
+    missing = np.isnan(x)
+    out = np.where(missing, 0, np.round(x)).astype("int64").astype("datetime64[ns]")
+    out[missing] = np.datetime64("NaT")
+    return out
+
+
+def column_numbers(series: pd.Series, kind: str) -> np.ndarray:
+    """Float values of a numeric or datetime column of ``kind`` (NaN where missing or unreadable)."""
+    if kind == "datetime":
+        return datetime_to_number(series)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
 def require_frame(df: Any, what: str = "table") -> pd.DataFrame:
     """Raise a clear error unless ``df`` is a DataFrame with rows, columns and unique names.
 

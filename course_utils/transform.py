@@ -36,8 +36,8 @@ import pandas as pd
 from scipy import special, stats
 from sklearn.exceptions import NotFittedError
 
-from .config import check_random_state
-from .schema import Metadata, infer_metadata, repair_frame, validate
+from .config import make_rng
+from .schema import Metadata, datetime_to_number, infer_metadata, repair_frame, validate
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
 _DAY_NS = 86_400 * 10**9
@@ -223,9 +223,7 @@ class TabularTransformer:
     @staticmethod
     def _numbers(col: pd.Series, kind: str) -> pd.Series:
         if kind == "datetime":
-            values = pd.to_datetime(col)
-            out = pd.Series(values.astype("int64").astype(float) / _DAY_NS, index=col.index)
-            return out.where(values.notna())
+            return pd.Series(datetime_to_number(col, "day"), index=col.index)
         return pd.to_numeric(col, errors="raise").astype(float)
 
     def _check_fitted(self) -> None:
@@ -285,7 +283,7 @@ class TabularTransformer:
         """
         self._check_fitted()
         X = self._as_array(X)
-        rng = check_random_state(self.random_state if random_state is None else random_state) if sample else None
+        rng = make_rng(self.random_state if random_state is None else random_state) if sample else None
         n = len(X)
         cols: dict[str, Any] = {}
         for span in self.layout_:

@@ -37,6 +37,25 @@ def stroke():
     return load_stroke(return_metadata=True)
 
 
+@pytest.fixture(scope="session")
+def mixed_table():
+    """``mixed_table(n, seed)``: the simulated mixed-type heart cohort of n rows (cached per size and seed).
+
+    :func:`course_utils.data.simulate_heart_cohort`: numeric, integer, binary and
+    categorical columns, missing values and built-in dependencies between columns.
+    """
+    from course_utils.data import simulate_heart_cohort
+
+    cache: dict[tuple[int, int], pd.DataFrame] = {}
+
+    def make(n: int, seed: int = 0) -> pd.DataFrame:
+        if (n, seed) not in cache:
+            cache[(n, seed)] = simulate_heart_cohort(n, seed)
+        return cache[(n, seed)].copy()
+
+    return make
+
+
 def with_missing(df: pd.DataFrame, columns: dict[str, float], seed: int = 0) -> pd.DataFrame:
     """A copy of ``df`` with a share of values blanked in each named column."""
     rng = np.random.default_rng(seed)

@@ -28,12 +28,12 @@ def test_seed_everything_reaches_python_numpy_and_torch():
         config.seed_everything("7")
 
 
-def test_check_random_state():
+def test_make_rng():
     g = np.random.default_rng(0)
-    assert config.check_random_state(g) is g
-    assert config.check_random_state(3).integers(1000) == np.random.default_rng(3).integers(1000)
+    assert config.make_rng(g) is g
+    assert config.make_rng(3).integers(1000) == np.random.default_rng(3).integers(1000)
     with pytest.raises(TypeError, match="random_state"):
-        config.check_random_state(1.5)
+        config.make_rng(1.5)
 
 
 def test_threads_and_device(monkeypatch):
@@ -44,3 +44,8 @@ def test_threads_and_device(monkeypatch):
     assert config.device("cpu").type == "cpu"
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert config.device().type == "cpu"
+
+
+def test_make_rng_is_the_one_name_and_the_old_one_is_an_alias():
+    assert config.check_random_state is config.make_rng
+    assert isinstance(config.make_rng(0), np.random.Generator)

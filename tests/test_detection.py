@@ -7,14 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from course_utils.benchmarks.evaluation import mixed_table
 from course_utils.evaluation import detection as D
 from course_utils.evaluation.utility import TableEncoder
 from course_utils.generators.baselines import IndependentMarginals
 
 
 @pytest.fixture(scope="module")
-def tables():
+def tables(mixed_table):
     real = mixed_table(1200, 0)
     holdout = mixed_table(1200, 1)
     indep = IndependentMarginals(random_state=0, verbose=False).fit(real).sample(1200)
@@ -67,7 +66,7 @@ def test_pmse_matches_direct_computation(tables):
     assert rep["s_pmse"] == pytest.approx(direct / expected, rel=1e-4)
 
 
-def test_s_pmse_is_about_one_under_the_null():
+def test_s_pmse_is_about_one_under_the_null(mixed_table):
     values = [D.s_pmse(mixed_table(600, s), mixed_table(600, 100 + s)) for s in range(4)]
     assert 0.5 < np.mean(values) < 2.0, values
 

@@ -13,7 +13,6 @@ from course_utils.evaluation.distances import (
     ALGORITHMS,
     MixedEncoder,
     blas_threads,
-    encode,
     fit_encoder,
     nearest_distances,
 )
@@ -111,7 +110,7 @@ def test_robust_scale_uses_iqr():
 def test_whas500_encodes_to_unit_box():
     df = load_whas500()
     enc = fit_encoder(df)
-    X = encode(df, enc)
+    X = enc.encode(df)
     assert X.shape == (500, enc.n_features_)
     assert X.min() >= 0 and X.max() <= 1
 

@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils.benchmarks.evaluation import mixed_table
 from course_utils.evaluation import fidelity as F
 from course_utils.generators.baselines import IndependentMarginals
 
 
 @pytest.fixture(scope="module")
-def tables():
+def tables(mixed_table):
     real = mixed_table(1500, 0)
     holdout = mixed_table(1500, 1)
     indep = IndependentMarginals(random_state=0, verbose=False).fit(real).sample(1500)

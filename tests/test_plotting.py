@@ -14,11 +14,10 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from course_utils import plotting as P  # noqa: E402
-from course_utils.benchmarks.evaluation import mixed_table  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tables():
+def tables(mixed_table):
     return mixed_table(300, 0), mixed_table(300, 1)
 
 

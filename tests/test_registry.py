@@ -77,3 +77,23 @@ def test_a_toy_generator_joins_the_contract_suite_by_registration_alone():
     finally:
         unregister_generator("ToyShuffle")
     assert "ToyShuffle" not in [e.name for e in entries()]
+
+
+def test_a_toy_generator_joins_the_benchmarks_by_registration_alone():
+    from course_utils.benchmarks import cart, deep
+
+    before = [e.name for e in cart.benchmark_generators()]
+    assert before == ["IndependentMarginals", "GaussianCopula", "CARTSynthesizer"]
+    assert [e.name for e in deep.benchmark_generators()] == [
+        "IndependentMarginals", "GaussianCopula", "VAESynthesizer", "GANSynthesizer"]
+    register_generator(GeneratorEntry("ToyShuffle", __name__, "baseline", "99", "toy"))
+    try:
+        assert [e.name for e in cart.benchmark_generators()] == before + ["ToyShuffle"]
+        assert "ToyShuffle" in [e.name for e in deep.benchmark_generators()]
+        assert "ToyShuffle" in deep._factories(quick=True)
+        df = pd.DataFrame({"a": np.arange(20.0), "b": list("xy") * 10})
+        toy = next(e for e in cart.benchmark_generators() if e.name == "ToyShuffle")
+        assert len(toy.make(0).fit(df).sample(5)) == 5
+    finally:
+        unregister_generator("ToyShuffle")
+    assert [e.name for e in cart.benchmark_generators()] == before

@@ -148,3 +148,19 @@ def test_require_frame_names_the_table_and_problem():
         require_frame(pd.DataFrame(index=[0, 1]), "holdout")
     with pytest.raises(ValueError, match="duplicate column names"):
         require_frame(pd.DataFrame([[1, 2]], columns=["a", "a"]), "holdout")
+
+
+def test_datetime_to_number_is_one_conversion_with_an_exact_inverse():
+    import numpy as np
+    import pandas as pd
+
+    from course_utils.schema import datetime_to_number, number_to_datetime
+
+    s = pd.Series(pd.to_datetime(["1970-01-02 00:00", None, "2000-03-01 12:00"]))
+    assert datetime_to_number(s, "day")[0] == 1.0
+    assert datetime_to_number(s, "s")[0] == 86_400.0
+    assert np.isnan(datetime_to_number(s)[1])
+    back = number_to_datetime(datetime_to_number(s, "day"), "day")
+    assert pd.isna(back[1]) and back[2] == np.datetime64("2000-03-01T12:00")
+    with pytest.raises(ValueError, match="unit"):
+        datetime_to_number(s, "week")

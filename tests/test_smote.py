@@ -247,8 +247,9 @@ def test_filter_drops_copies_then_the_closest_share():
     assert d[kept.index].min() >= dropped[dropped > 0].max()
     # The distance belongs to its own row: recompute one by hand.
     lab = kept.index[0]
-    z = (real - real.mean()) / real.std(ddof=0)
-    zs = (synth.loc[lab] - real.mean()) / real.std(ddof=0)
+    # the course's distance: every column scaled by its real range (male is 0/1 already)
+    z = (real - real.min()) / (real.max() - real.min())
+    zs = (synth.loc[lab] - real.min()) / (real.max() - real.min())
     assert np.isclose(d[lab], np.sqrt(((z - zs) ** 2).sum(axis=1)).min())
 
 

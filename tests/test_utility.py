@@ -15,7 +15,6 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from course_utils.benchmarks.evaluation import mixed_table
 from course_utils.data import load_whas500, train_holdout_split
 from course_utils.evaluation import utility as U
 from course_utils.generators.baselines import IndependentMarginals
@@ -112,7 +111,7 @@ def test_tstr_regression_and_seed(whas):
     assert (a.query("metric == 'r2' and trained_on == 'real'")["value"] > 0.1).all()
 
 
-def test_tstr_bad_input(whas):
+def test_tstr_bad_input(whas, mixed_table):
     train, holdout, _, _ = whas
     single = train.assign(fstat=0)
     with pytest.raises(ValueError, match="'fstat' has a single class.*synthetic"):

@@ -37,10 +37,12 @@ at least that of :class:`~course_utils.generators.GaussianCopula` (the per-seed
 differences are recorded too: the mean is the target, the seeds show how robust it is);
 TSTR within 0.05 of TRTR and DCR share below 0.6 on every seed.
 
-Generators: ``VAE`` (:class:`~course_utils.generators.vae.VAESynthesizer` defaults = lesson
-06 settings), ``GAN`` (:class:`~course_utils.generators.gan.GANSynthesizer` defaults),
-``GAN (sho)`` (lesson 07's model: the defaults with ``condition_column="sho"``), and the
-references ``IndependentMarginals`` (lower bracket) and ``GaussianCopula``.
+Generators: every benchmark entry of the generator registry in the families
+"baseline" and "deep" (:func:`benchmark_generators`): ``VAE``
+(:class:`~course_utils.generators.vae.VAESynthesizer` defaults = lesson 06 settings),
+``GAN`` (:class:`~course_utils.generators.gan.GANSynthesizer` defaults), ``GAN (sho)``
+(lesson 07's model: the defaults with ``condition_column="sho"``), and the references
+``IndependentMarginals`` (lower bracket) and ``GaussianCopula``.
 ``quick=True`` runs seed 0 with one sample and a tenth of the epochs (a smoke test).
 """
 
@@ -56,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
+from ..generators.registry import GeneratorEntry
 
 SEEDS = (0, 1, 2)
 N_SAMPLES = 3
@@ -67,21 +70,30 @@ METRICS = ("quality", "column_shapes", "column_pair_trends", "trtr_auc", "tstr_a
            "dcr_share", "dcr_share_raw")
 
 
-def _factories(quick: bool) -> dict[str, Callable[[int], Any]]:
-    from ..generators import GaussianCopula, IndependentMarginals
-    from ..generators.gan import GANSynthesizer
-    from ..generators.vae import VAESynthesizer
+FAMILIES = ("baseline", "deep")
+"""Registry families this benchmark runs: the deep generators and the baselines they must beat."""
 
-    vae_kw: dict[str, Any] = {"epochs": 30} if quick else {}
-    gan_kw: dict[str, Any] = {"epochs": 30} if quick else {}
-    return {
-        "IndependentMarginals": lambda s: IndependentMarginals(random_state=s),
-        "GaussianCopula": lambda s: GaussianCopula(random_state=s),
-        "VAE": lambda s: VAESynthesizer(random_state=s, verbose=False, device="cpu", **vae_kw),
-        "GAN": lambda s: GANSynthesizer(random_state=s, verbose=False, device="cpu", **gan_kw),
-        "GAN (sho)": lambda s: GANSynthesizer(condition_column="sho", random_state=s, verbose=False,
-                                              device="cpu", **gan_kw),
-    }
+SHORT_NAMES = {"VAESynthesizer": "VAE", "GANSynthesizer": "GAN"}
+"""Labels of the lesson generators in the results (other generators keep their registry name)."""
+
+
+def benchmark_generators() -> list[GeneratorEntry]:
+    """The registered generators this benchmark runs, read from the registry at call time."""
+    from ..generators import registry
+
+    return [e for e in registry(benchmark_only=True) if e.family in FAMILIES]
+
+
+def _factories(quick: bool) -> dict[str, Callable[[int], Any]]:
+    # the default settings are the lessons' (the registry's default_params); quick runs
+    # cut the epochs of every torch generator to a tenth of a smoke test's worth
+    out: dict[str, Callable[[int], Any]] = {}
+    for entry in benchmark_generators():
+        kw: dict[str, Any] = {"device": "cpu", **({"epochs": 30} if quick else {})} if entry.needs_torch else {}
+        out[SHORT_NAMES.get(entry.name, entry.name)] = lambda s, entry=entry, kw=kw: entry.make(s, **kw)
+        if entry.name == "GANSynthesizer":
+            out["GAN (sho)"] = lambda s, entry=entry, kw=kw: entry.make(s, condition_column="sho", **kw)
+    return out
 
 
 def _scores(train: pd.DataFrame, synth: pd.DataFrame, holdout: pd.DataFrame, meta, target: str) -> dict[str, float]:

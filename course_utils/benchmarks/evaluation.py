@@ -8,7 +8,7 @@ Measures, each stage in a fresh process (so its peak memory is its own):
 2. The privacy metrics alone (:func:`course_utils.evaluation.privacy.privacy_report`)
    on 100,000 x 20 rows per table; target: under 3 minutes and 4 GB peak memory.
 
-The tables come from :func:`mixed_table`, a simulated cohort of heart patients with
+The tables come from :func:`course_utils.data.simulate_heart_cohort`, a simulated cohort of heart patients with
 numeric, integer, binary and categorical columns, missing values and built-in
 dependencies (blood pressure on age, diabetes on BMI, death on age and heart failure,
 ...). The "synthetic" table is :class:`IndependentMarginals` output, which keeps every
@@ -45,10 +45,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..config import check_random_state
+from ..data import simulate_heart_cohort
 
 THREADS = 2
 """BLAS and torch threads of each stage (the targets are for a 2-core machine)."""
@@ -59,60 +58,8 @@ OPENMP_THREADS = 1
 TARGETS = {"evaluate_s": 20, "privacy_s": 180, "privacy_peak_mb": 4096}
 """Wall-time (seconds) and peak-memory (MB) targets of the full-size run."""
 
-
-def mixed_table(n: int, random_state: int | np.random.Generator | None = 0) -> pd.DataFrame:
-    """A simulated mixed-type clinical table with 20 columns and ``n`` rows.
-
-    Numeric: age, bmi (5% missing), sysbp, diasbp, hr, cholesterol, creatinine, egfr;
-    integer with few levels: severity (0-5), los (days); binary: diabetes, smoker, chf,
-    afib, death; categorical: sex, mitype, hospital, admission; and followup (days).
-    The numbers are plausible, not real: they exist to exercise the metrics.
-    """
-    rng = check_random_state(random_state)
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-
-    def logistic(z: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-z))
-
-    age = np.clip(rng.normal(66, 12, n), 20, 100).round()
-    sex = np.where(rng.random(n) < 0.4 + 0.004 * (age - 66), "female", "male")
-    bmi = np.clip(rng.normal(27, 4.5, n) - 0.05 * (age - 66), 15, 50)
-    sysbp = np.clip(110 + 0.5 * age + rng.normal(0, 15, n), 70, 240).round()
-    diasbp = np.clip(0.45 * sysbp + 20 + rng.normal(0, 8, n), 35, 140).round()
-    hr = np.clip(rng.normal(85, 15, n), 35, 180).round()
-    diabetes = (rng.random(n) < logistic(-1.2 + 0.12 * (bmi - 27) + 0.02 * (age - 66))).astype(int)
-    smoker = (rng.random(n) < logistic(-0.5 - 0.04 * (age - 66))).astype(int)
-    chf = (rng.random(n) < logistic(-1.5 + 0.05 * (age - 66) + 0.6 * diabetes)).astype(int)
-    afib = (rng.random(n) < logistic(-2.0 + 0.06 * (age - 66))).astype(int)
-    score = 0.03 * (age - 66) + 0.8 * chf + 0.02 * (hr - 85) + rng.normal(0, 1, n)
-    severity = np.digitize(score, [-1.2, -0.4, 0.3, 1.0, 1.8]).astype(int)
-    mitype = np.where(rng.random(n) < logistic(-0.3 + 0.5 * (sex == "male") + 0.3 * severity - 0.6),
-                      "STEMI", np.where(rng.random(n) < 0.7, "NSTEMI", "unclassified"))
-    hospital = rng.choice(["A", "B", "C", "D", "E"], size=n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
-    admission = np.where(rng.random(n) < logistic(0.5 + 0.4 * severity - 1.0), "emergency",
-                         np.where(rng.random(n) < 0.5, "transfer", "elective"))
-    cholesterol = np.clip(rng.normal(5.2, 1.1, n) + 0.2 * diabetes, 2, 11)
-    creatinine = np.exp(rng.normal(4.4, 0.25, n) + 0.006 * (age - 66) + 0.15 * diabetes + 0.1 * chf)
-    egfr = np.clip(175 * (creatinine / 88.4) ** -1.154 * age ** -0.203 * np.where(sex == "female", 0.742, 1.0)
-                   * np.exp(rng.normal(0, 0.05, n)), 5, 150)
-    los = np.clip(rng.poisson(np.exp(1.3 + 0.3 * chf + 0.15 * severity)), 0, 60)
-    death = (rng.random(n) < logistic(-3.0 + 0.07 * (age - 66) + 0.9 * chf + 0.35 * severity + 0.5 * afib)).astype(int)
-    followup = np.where(death == 1, rng.exponential(300, n), rng.uniform(300, 2400, n)).round().clip(1, 2400)
-    bmi_missing = rng.random(n) < 0.05
-    bmi = np.where(bmi_missing, np.nan, bmi.round(1))
-    df = pd.DataFrame({
-        "age": age.astype(int), "sex": pd.Categorical(sex, categories=["female", "male"]),
-        "bmi": bmi, "sysbp": sysbp.astype(int), "diasbp": diasbp.astype(int), "hr": hr.astype(int),
-        "diabetes": diabetes, "smoker": smoker, "chf": chf, "afib": afib, "severity": severity,
-        "mitype": pd.Categorical(mitype, categories=["NSTEMI", "STEMI", "unclassified"]),
-        "hospital": pd.Categorical(hospital, categories=list("ABCDE")),
-        "admission": pd.Categorical(admission, categories=["elective", "emergency", "transfer"]),
-        "cholesterol": cholesterol.round(2), "creatinine": creatinine.round(1), "egfr": egfr.round(1),
-        "los": los.astype(int), "death": death, "followup": followup.astype(int),
-    })
-    return df
+mixed_table = simulate_heart_cohort
+"""The benchmark's tables: :func:`course_utils.data.simulate_heart_cohort` (former name)."""
 
 
 def _peak_rss_mb() -> float:
@@ -151,50 +98,62 @@ def _thread_settings() -> dict[str, Any]:
     return info
 
 
-def _stage_evaluate(n: int) -> dict[str, Any]:
-    from ..evaluation import evaluate
-    from ..evaluation.privacy import privacy_report
+def _timed(func, *args, **kwargs) -> tuple[Any, float, float]:
+    """``func(*args, **kwargs)`` with its wall time and the process's CPU time, in seconds."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = func(*args, **kwargs)
+    return result, time.perf_counter() - t0, time.process_time() - c0
 
+
+def _run_stage(n: int, seed: int, measure) -> dict[str, Any]:
+    """A stage's common record around ``measure(train, synthetic, holdout)`` (which returns its figures)."""
     threads = _thread_settings()
     load0 = os.getloadavg()
-    train, synthetic, holdout = _tables(n, 0)
+    train, synthetic, holdout = _tables(n, seed)
     base = _peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    report = evaluate(train, synthetic, holdout, target="death", random_state=0, privacy=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    figures = measure(train, synthetic, holdout)
+    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
+            "load_average_before": load0, "load_average_after": os.getloadavg(), **figures,
+            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1)}
+
+
+def _measure_evaluate(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
+    from ..evaluation import evaluate, get_card
+    from ..evaluation.privacy import privacy_report
+
+    report, wall, cpu = _timed(evaluate, train, synthetic, holdout, target="death", random_state=0,
+                               privacy=False)
     # the privacy rows that evaluate(privacy=True) adds, timed on their own
-    t1, c1 = time.perf_counter(), time.process_time()
-    priv = privacy_report(train, synthetic, holdout, random_state=0)
-    wall_p, cpu_p = time.perf_counter() - t1, time.process_time() - c1
+    priv, wall_p, cpu_p = _timed(privacy_report, train, synthetic, holdout, random_state=0)
     report = pd.concat([report, priv.assign(family="privacy")], ignore_index=True)
     key = report[report["column"].isna() | (report["family"] == "utility")]
     picks = {f"{r.family}/{r.metric}": [round(float(r.value), 4), round(float(r.reference), 4)
                                           if pd.notna(r.reference) else None]
              for r in key.itertuples()}
-    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
-            "load_average_before": load0, "load_average_after": os.getloadavg(),
-            "wall_s": round(wall + wall_p, 2), "cpu_s": round(cpu + cpu_p, 2),
+    cards = {}
+    for metric in dict.fromkeys(key["metric"]):
+        card = get_card(metric)
+        cards[metric] = {"best": card.best, "direction": card.direction, "range": card.range}
+    return {"wall_s": round(wall + wall_p, 2), "cpu_s": round(cpu + cpu_p, 2),
             "wall_s_without_privacy": round(wall, 2), "cpu_s_without_privacy": round(cpu, 2),
             "wall_s_privacy_part": round(wall_p, 2), "cpu_s_privacy_part": round(cpu_p, 2),
-            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1),
-            "report_rows": len(report), "values_[value,reference]": picks}
+            "report_rows": len(report), "values_[value,reference]": picks, "metric_cards": cards}
+
+
+def _measure_privacy(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
+    from ..evaluation.privacy import privacy_report
+
+    report, wall, cpu = _timed(privacy_report, train, synthetic, holdout, random_state=0)
+    picks = {r.metric: round(float(r.value), 4) for r in report.itertuples() if pd.notna(r.value)}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "values": picks}
+
+
+def _stage_evaluate(n: int) -> dict[str, Any]:
+    return _run_stage(n, 0, _measure_evaluate)
 
 
 def _stage_privacy(n: int) -> dict[str, Any]:
-    from ..evaluation.privacy import privacy_report
-
-    threads = _thread_settings()
-    load0 = os.getloadavg()
-    train, synthetic, holdout = _tables(n, 10)
-    base = _peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    report = privacy_report(train, synthetic, holdout, random_state=0)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    picks = {r.metric: round(float(r.value), 4) for r in report.itertuples() if pd.notna(r.value)}
-    return {"rows": n, "columns": train.shape[1], "holdout_rows": len(holdout), "threads": threads,
-            "load_average_before": load0, "load_average_after": os.getloadavg(),
-            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(base, 1), "values": picks}
+    return _run_stage(n, 10, _measure_privacy)
 
 
 def _in_fresh_process(func, *args) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def closeness_case(seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
                "(a Series indexed like the synthetic rows), never re-order and attach by position.")
 def closeness(func: Any) -> None:
     """``drop_closest`` keeps the same rows as ``closeness_filter``, whatever the row order."""
-    from ..generators.smote import closeness_filter
+    from ..evaluation.closeness import closeness_filter
 
     if not callable(func):
         raise CheckFailed(f"drop_closest should be a function, found {type(func).__name__}")
@@ -176,7 +176,7 @@ def closeness(func: Any) -> None:
 def split_first(obj: Any) -> None:
     """``synthetic_train``: repaired SMOTE rows made from train only (the holdout stays unseen)."""
     from ..data import STROKE_TARGET
-    from ..generators.smote import nearest_real_distance
+    from ..evaluation.closeness import nearest_real_distance
     from ..schema import validate
 
     train, holdout, meta = exercise_split()

@@ -2,9 +2,13 @@
 
 Start with :func:`evaluate` (one tidy table with a holdout reference for every
 metric) and :func:`summary`; each metric also has its own function with a "metric
-card" docstring (definition, range, ideal value, what fools it, source).
+card" docstring (definition, range, ideal value, what fools it, source), and
+:func:`cards_table` lists every metric's range, best value and direction in one table
+(:mod:`.cards`, the one place that says which value is best).
 """
 
+from .cards import MetricCard, cards_table, get_card, metric_cards, register_metric
+from .closeness import closeness_filter, nearest_real_distance
 from .detection import detection_auc, pmse, pmse_report, propensity_scores, s_pmse
 from .fidelity import (
     association_matrix,
@@ -32,7 +36,7 @@ from .privacy import (
     nndr,
     privacy_report,
 )
-from .report import check_holdout, evaluate, holdout_overlap, summary
+from .report import evaluate, summary
 from .survival import (
     CoxModel,
     concordance_index,
@@ -44,6 +48,7 @@ from .survival import (
     survival_report,
     survival_tstr,
 )
+from .tables import check_holdout, holdout_overlap
 from .utility import (
     TableEncoder,
     ci_overlap,
@@ -63,6 +68,13 @@ __all__ = [
     "km_max_gap",
     "survival_report",
     "survival_tstr",
+    "MetricCard",
+    "cards_table",
+    "closeness_filter",
+    "nearest_real_distance",
+    "get_card",
+    "metric_cards",
+    "register_metric",
     "TableEncoder",
     "attribute_inference",
     "dcr",

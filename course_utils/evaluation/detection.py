@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ..config import check_random_state
+from ..config import make_rng
 from ..schema import Metadata
 from .fidelity import check_tables, resolve_metadata, row_keys
 from .utility import TableEncoder
@@ -109,7 +109,7 @@ def detection_auc(
     """
     real, synthetic = check_tables(real, synthetic)
     meta = resolve_metadata(real, metadata)
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     n = min(len(real), len(synthetic), max_rows)
     if n < cv:
         raise ValueError(f"detection_auc needs at least cv={cv} rows in each table, got {n}")
@@ -140,7 +140,7 @@ def propensity_scores(
     """
     real, synthetic = check_tables(real, synthetic)
     meta = resolve_metadata(real, metadata)
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     X, y = _stack(_subsample(real, max_rows, rng), _subsample(synthetic, max_rows, rng))
     seed = int(rng.integers(0, 2**31 - 1))
     if model == "logistic":

@@ -45,7 +45,6 @@ the distances of synthetic and holdout rows are on the same ruler.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,66 +52,28 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
+from ..encoding import TableEncoding
 from ..schema import Metadata, infer_metadata, require_frame
+from .tables import check_same_columns
 
 _HALF = 1.0 / np.sqrt(2.0)
 SCALES = ("range", "robust")
-
-
-@dataclass
-class _ColumnCode:
-    """How one column (or one one-hot group) becomes coordinates."""
-
-    name: str  # column name, or the group name for a one-hot group
-    kind: str  # "numeric" | "binary" | "categorical" | "group"
-    start: int
-    end: int
-    members: list[str]  # the table columns it reads
-    center: float = 0.0
-    scale: float = 1.0
-    fill: float = 0.0  # encoded value used for a missing numeric value (training median)
-    has_missing: bool = False
-    categories: list[Any] | None = None
-    weight: float = 1.0
 
 
 check_frame = require_frame
 """Raise a clear error unless ``df`` is a non-empty DataFrame with unique column names."""
 
 
-def check_same_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Raise ``ValueError`` naming the columns that ``df`` lacks or has in excess."""
-    cols = [str(c) for c in df.columns]
-    missing = [c for c in columns if c not in cols]
-    extra = [c for c in cols if c not in columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing columns {missing}")
-        if extra:
-            parts.append(f"unexpected columns {extra}")
-        raise ValueError(f"the {what} does not have the training columns: {'; '.join(parts)}")
-
-
-def _as_float(series: pd.Series, kind: str, name: str) -> np.ndarray:
-    if kind == "datetime" or pd.api.types.is_datetime64_any_dtype(series.dtype):
-        ts = pd.to_datetime(series, errors="coerce")
-        out = ts.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float) / 1e9
-        out[ts.isna().to_numpy()] = np.nan
-        return out
-    if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
-        try:
-            return pd.to_numeric(series, errors="raise").to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"column {name!r}: expected numbers ({kind}), found {series.dtype}") from None
-    return series.astype(float).to_numpy(dtype=float)
-
-
-class MixedEncoder:
+class MixedEncoder(TableEncoding):
     """Encode mixed-type tables so that Euclidean distance is a Gower-like distance.
 
-    See the module docstring for the definition. Fit on the training table, then
-    :meth:`encode` the training, synthetic and holdout tables with the same scales.
+    The course's one encoding layer (:class:`~course_utils.encoding.TableEncoding`)
+    with the distance's settings: numbers scaled by their training range (or
+    ``"robust"``), 0/1 flags as they are, categories and one-hot groups one-hot with
+    each coordinate times ``1/sqrt(2)``, and a missing-value indicator for every
+    column that is nullable or has a missing value. See the module docstring. Fit on
+    the training table, then :meth:`encode` the training, synthetic and holdout tables
+    with the same scales.
 
     Args:
         scale: ``"range"`` (divide by the training max - min; Gower) or ``"robust"``
@@ -126,14 +87,17 @@ class MixedEncoder:
     """
 
     def __init__(self, scale: str = "range", weights: Mapping[str, float] | None = None):
+        super().__init__(categories="onehot", levels="metadata", numbers=scale, scale_binary=False,
+                         missing="indicator", indicate="nullable", groups="onehot", category_weight=_HALF,
+                         date_unit="s", weights=weights)
         self.scale = scale
-        self.weights = weights
 
     def fit(self, train: pd.DataFrame, metadata: Metadata | None = None) -> MixedEncoder:
         """Learn scales, categories and missing-value indicators from the training table."""
         check_frame(train, "training table")
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        self.numbers = self.scale
         for col in train.columns:
             if train[col].isna().all():
                 raise ValueError(f"column {col!r} of the training table: every value is missing; drop the column")
@@ -148,81 +112,11 @@ class MixedEncoder:
         for c, w in weights.items():
             if not np.isfinite(w) or w < 0:
                 raise ValueError(f"weight of column {c!r} must be a finite number >= 0, got {w}")
-
-        codes: list[_ColumnCode] = []
-        pos = 0
-        done: set[str] = set()
-        for name, spec in meta.columns.items():
-            if name in done:
-                continue
-            if spec.group is not None and spec.group in meta.one_hot_groups:
-                members = list(meta.one_hot_groups[spec.group])
-                done.update(members)
-                block = train[members]
-                has_missing = bool(block.isna().any().any())
-                width = len(members) + int(has_missing)
-                w = weights.get(spec.group, float(np.mean([weights.get(m, 1.0) for m in members])))
-                codes.append(_ColumnCode(spec.group, "group", pos, pos + width, members,
-                                         has_missing=has_missing, weight=w))
-                pos += width
-                continue
-            done.add(name)
-            col = train[name]
-            has_missing = bool(col.isna().any()) or bool(spec.nullable)
-            w = float(weights.get(name, 1.0))
-            if spec.kind == "categorical":
-                cats = list(spec.categories or [])
-                width = len(cats) + int(has_missing)
-                codes.append(_ColumnCode(name, "categorical", pos, pos + width, [name],
-                                         has_missing=has_missing, categories=cats, weight=w))
-                pos += width
-                continue
-            values = _as_float(col, spec.kind, name)
-            finite = values[~np.isnan(values)]
-            if not np.all(np.isfinite(finite)):
-                raise ValueError(f"column {name!r} of the training table: contains infinite values")
-            if spec.kind == "binary":
-                center, scale = 0.0, 1.0
-                kind = "binary"
-            else:
-                kind = "numeric"
-                if self.scale == "range":
-                    center = float(finite.min())
-                    scale = float(finite.max() - finite.min())
-                else:
-                    center = float(np.median(finite))
-                    q75, q25 = np.percentile(finite, [75, 25])
-                    scale = float(q75 - q25)
-                    if scale <= 0:
-                        scale = float(finite.max() - finite.min())
-                if not scale > 0:
-                    scale = 1.0
-            fill = (float(np.median(finite)) - center) / scale
-            width = 1 + int(has_missing)
-            codes.append(_ColumnCode(name, kind, pos, pos + width, [name], center=center, scale=scale,
-                                     fill=fill, has_missing=has_missing, weight=w))
-            pos += width
-
-        self.metadata_ = meta
-        self.columns_ = list(meta.names)
-        self.codes_ = codes
-        self.n_features_ = pos
-        names = []
-        for c in codes:
-            if c.kind == "categorical":
-                names += [f"{c.name}={v}" for v in c.categories or []]
-            elif c.kind == "group":
-                names += list(c.members)
-            else:
-                names.append(c.name)
-            if c.has_missing:
-                names.append(f"{c.name}=<missing>")
-        self.feature_names_ = names
+        try:
+            super().fit(train, meta)
+        except TypeError as exc:  # text in a numeric column: a value error of the table
+            raise ValueError(f"{exc} (training table)") from None
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "codes_"):
-            raise NotFittedError("this MixedEncoder is not fitted yet; call fit(train) first")
 
     def encode(self, df: pd.DataFrame, what: str = "table") -> np.ndarray:
         """Encode a table with the training columns as a float64 matrix (rows x ``n_features_``).
@@ -231,53 +125,17 @@ class MixedEncoder:
         columns, infinite values, and missing values in a column that had none in
         training (there is no indicator to put them in).
         """
-        self._check_fitted()
+        if not hasattr(self, "codes_"):
+            raise NotFittedError("this MixedEncoder is not fitted yet; call fit(train) first")
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"the {what} must be a pandas DataFrame, got {type(df).__name__}")
         if df.shape[1] == 0:
             raise ValueError(f"the {what} has no columns")
         check_same_columns(df, self.columns_, what)
-        out = np.zeros((len(df), self.n_features_), dtype=float)
-        for c in self.codes_:
-            if c.kind == "group":
-                block = df[c.members]
-                miss = block.isna().any(axis=1).to_numpy()
-                vals = block.to_numpy(dtype=float, na_value=0.0)
-                out[:, c.start:c.start + len(c.members)] = vals * _HALF * c.weight
-                if miss.any():
-                    self._check_missing_allowed(c, what)
-                    out[miss, c.start:c.start + len(c.members)] = 0.0
-                    out[miss, c.end - 1] = _HALF * c.weight
-                continue
-            col = df[c.name]
-            miss = col.isna().to_numpy()
-            if miss.any():
-                self._check_missing_allowed(c, what)
-            if c.kind == "categorical":
-                codes = pd.Categorical(col, categories=c.categories).codes
-                rows = np.flatnonzero(codes >= 0)
-                out[rows, c.start + codes[rows]] = _HALF * c.weight
-                if c.has_missing:
-                    out[miss, c.end - 1] = _HALF * c.weight
-                continue
-            values = _as_float(col, "datetime" if self.metadata_[c.name].kind == "datetime" else c.kind, c.name)
-            bad = ~np.isfinite(values) & ~np.isnan(values)
-            if bad.any():
-                raise ValueError(f"column {c.name!r} of the {what}: contains infinite values")
-            z = (values - c.center) / c.scale
-            z[miss] = c.fill
-            out[:, c.start] = z * c.weight
-            if c.has_missing:
-                out[:, c.start + 1] = miss.astype(float) * c.weight
-        return out
-
-    @staticmethod
-    def _check_missing_allowed(c: _ColumnCode, what: str) -> None:
-        if not c.has_missing:
-            raise ValueError(
-                f"column {c.name!r} of the {what}: has missing values but the training column had none, "
-                "so the distance has no place for them; impute them or refit on data with missing values"
-            )
+        try:
+            return self.transform(df, what)
+        except TypeError as exc:
+            raise ValueError(f"{exc} ({what})") from None
 
     def fit_encode(self, train: pd.DataFrame, metadata: Metadata | None = None) -> np.ndarray:
         """Fit on ``train`` and return its encoding."""
@@ -292,13 +150,6 @@ def fit_encoder(
 ) -> MixedEncoder:
     """Fit the course's mixed-type distance (:class:`MixedEncoder`) on the training table."""
     return MixedEncoder(scale=scale, weights=weights).fit(train, metadata)
-
-
-def encode(df: pd.DataFrame, encoder: MixedEncoder, what: str = "table") -> np.ndarray:
-    """Encode ``df`` with a fitted :class:`MixedEncoder` (same as ``encoder.encode(df)``)."""
-    if not isinstance(encoder, MixedEncoder):
-        raise TypeError(f"encoder must be a fitted MixedEncoder, got {type(encoder).__name__}")
-    return encoder.encode(df, what)
 
 
 def _to_matrix(x: Any, encoder: MixedEncoder | None, what: str) -> np.ndarray:

@@ -48,94 +48,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..schema import Metadata, infer_metadata, require_frame
+from ..schema import Metadata, datetime_to_number
+from .association import association_matrix, correlation_ratio, cramers_v  # noqa: F401  (re-exported)
+from .cards import ideals
+from .tables import check_tables, resolve_metadata, row_keys  # noqa: F401  (row_keys: re-exported)
 
 PAIR_SEP = " | "
 """Separator of the two column names in the ``column`` field of a pair metric."""
-
-_IDEAL = {
-    "ks_complement": 1.0,
-    "tv_complement": 1.0,
-    "wasserstein": 0.0,
-    "missing_rate_diff": 0.0,
-    "range_coverage": 1.0,
-    "category_coverage": 1.0,
-    "pearson_similarity": 1.0,
-    "spearman_similarity": 1.0,
-    "contingency_similarity": 1.0,
-    "cramers_v_similarity": 1.0,
-    "correlation_ratio_similarity": 1.0,
-    "column_shapes": 1.0,
-    "column_pair_trends": 1.0,
-    "quality_score": 1.0,
-}
-
-
-# ---------------------------------------------------------------------------------------
-# input checks shared by the whole evaluation package
-# ---------------------------------------------------------------------------------------
-def check_tables(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    names: tuple[str, str] = ("real", "synthetic"),
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check two tables can be compared; return them with ``synthetic`` in ``real``'s column order.
-
-    Raises ``TypeError`` for non-DataFrames or a numeric column that is text in the
-    other table, and ``ValueError`` for an empty table, different column sets, or a
-    column whose values are all missing. Every message names the table and column.
-    """
-    for df, name in zip((real, synthetic), names, strict=True):
-        require_frame(df, f"{name} table")
-    missing = [c for c in real.columns if c not in synthetic.columns]
-    extra = [c for c in synthetic.columns if c not in real.columns]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing from the {names[1]} table: {missing}")
-        if extra:
-            parts.append(f"not in the {names[0]} table: {extra}")
-        raise ValueError("the tables have different columns; " + "; ".join(parts))
-    synthetic = synthetic[list(real.columns)]
-    for df, name in zip((real, synthetic), names, strict=True):
-        all_missing = [c for c in df.columns if df[c].isna().all()]
-        if all_missing:
-            raise ValueError(f"in the {name} table every value is missing in column(s) {all_missing}")
-    for c in real.columns:
-        a, b = real[c].dtype, synthetic[c].dtype
-        num_a = pd.api.types.is_numeric_dtype(a) or pd.api.types.is_bool_dtype(a)
-        num_b = pd.api.types.is_numeric_dtype(b) or pd.api.types.is_bool_dtype(b)
-        if num_a != num_b:
-            raise TypeError(
-                f"column {c!r} is {a} in the {names[0]} table but {b} in the {names[1]} table; "
-                "give both tables the same column types"
-            )
-    return real, synthetic
-
-
-def row_keys(df: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per row, equal for equal rows whatever the dtypes (int vs float, category vs text)."""
-    parts = {}
-    for c in df.columns:
-        s = df[c]
-        if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-            parts[c] = s.astype(float)
-        else:
-            parts[c] = s.astype(object).where(s.notna(), None).astype(str)
-    return pd.util.hash_pandas_object(pd.DataFrame(parts, index=df.index), index=False).to_numpy()
-
-
-def resolve_metadata(df: pd.DataFrame, metadata: Metadata | None) -> Metadata:
-    """Return ``metadata`` restricted to ``df``'s columns, inferring it from ``df`` when None."""
-    if metadata is None:
-        return infer_metadata(df)
-    if not isinstance(metadata, Metadata):
-        raise TypeError(f"metadata must be a course_utils.schema.Metadata, got {type(metadata).__name__}")
-    absent = [c for c in df.columns if c not in metadata]
-    if absent:
-        raise ValueError(f"column(s) {absent} are not described in the metadata")
-    return metadata.select(df.columns)
-
 
 def column_types(df: pd.DataFrame, metadata: Metadata | None = None, max_levels: int = 10) -> dict[str, str]:
     """``{column: "numeric" | "discrete"}``, the scoring type of each column (module docstring)."""
@@ -154,9 +73,7 @@ def column_types(df: pd.DataFrame, metadata: Metadata | None = None, max_levels:
 def _numeric(s: pd.Series) -> np.ndarray:
     """Float values of a numeric, boolean or datetime series (NaN for missing)."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        out = s.astype("int64").to_numpy(dtype=float)
-        out[s.isna().to_numpy()] = np.nan
-        return out
+        return datetime_to_number(s)
     return pd.to_numeric(s, errors="raise").to_numpy(dtype=float)
 
 
@@ -363,81 +280,6 @@ def _contingency_score(a_r: np.ndarray, b_r: np.ndarray, a_s: np.ndarray, b_s: n
     return float(1.0 - 0.5 * np.abs(p - q).sum())
 
 
-def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
-    """Cramér's V of two code arrays (negative codes = missing, left out); NaN if a column is constant."""
-    keep = (a >= 0) & (b >= 0)
-    a, b = a[keep], b[keep]
-    if len(a) == 0:
-        return float("nan")
-    _, a = np.unique(a, return_inverse=True)
-    _, b = np.unique(b, return_inverse=True)
-    r, c = a.max() + 1, b.max() + 1
-    if min(r, c) < 2:
-        return float("nan")
-    table = np.bincount(a * c + b, minlength=r * c).reshape(r, c).astype(float)
-    n = table.sum()
-    expected = np.outer(table.sum(1), table.sum(0)) / n
-    chi2 = ((table - expected) ** 2 / expected).sum()
-    return float(np.sqrt(chi2 / (n * (min(r, c) - 1))))
-
-
-def correlation_ratio(x: np.ndarray, groups: np.ndarray) -> float:
-    """Correlation ratio eta of a numeric ``x`` on group codes (missing left out); NaN if ``x`` is constant."""
-    keep = ~np.isnan(x) & (groups >= 0)
-    x, g = x[keep], groups[keep]
-    if len(x) < 2:
-        return float("nan")
-    total = ((x - x.mean()) ** 2).sum()
-    if total == 0:
-        return float("nan")
-    _, g = np.unique(g, return_inverse=True)
-    n_g = np.bincount(g)
-    mean_g = np.bincount(g, weights=x) / n_g
-    between = (n_g * (mean_g - x.mean()) ** 2).sum()
-    return float(np.sqrt(min(1.0, between / total)))
-
-
-def association_matrix(
-    df: pd.DataFrame,
-    metadata: Metadata | None = None,
-    max_levels: int = 10,
-    types: dict[str, str] | None = None,
-) -> pd.DataFrame:
-    """Pairwise association of every column pair, on one scale.
-
-    Pearson correlation for numeric pairs (in [-1, 1]), Cramér's V for discrete pairs
-    and the correlation ratio for mixed pairs (both in [0, 1]); 1 on the diagonal.
-    ``types`` (from :func:`column_types` of another table) fixes which columns are
-    numeric, so a real and a synthetic table are scored alike. Used by
-    :func:`course_utils.plotting.plot_correlation_difference`.
-    """
-    if not isinstance(df, pd.DataFrame) or df.empty:
-        raise ValueError("association_matrix needs a non-empty DataFrame")
-    if types is None:
-        types = column_types(df, metadata, max_levels)
-    cols = list(df.columns)
-    num = {c: _numeric(df[c]) for c in cols if types[c] == "numeric"}
-    codes = {}
-    for c in cols:
-        if types[c] == "discrete":
-            codes[c], _ = pd.factorize(df[c].astype(object), use_na_sentinel=True)
-    out = pd.DataFrame(np.eye(len(cols)), index=cols, columns=cols)
-    if num:
-        out.loc[list(num), list(num)] = pd.DataFrame(num).corr().to_numpy()
-    for a, b in combinations(cols, 2):
-        ta, tb = types[a], types[b]
-        if ta == tb == "numeric":
-            continue
-        if ta == tb == "discrete":
-            v = cramers_v(codes[a], codes[b])
-        elif ta == "numeric":
-            v = correlation_ratio(num[a], codes[b])
-        else:
-            v = correlation_ratio(num[b], codes[a])
-        out.loc[a, b] = out.loc[b, a] = v
-    return out
-
-
 # ---------------------------------------------------------------------------------------
 # whole tables
 # ---------------------------------------------------------------------------------------
@@ -472,7 +314,7 @@ def _column_rows(real, synthetic, types) -> pd.DataFrame:
         for f in (*funcs, missing_rate_diff):
             rows.append((f.__name__, c, f(r, s)))
     out = pd.DataFrame(rows, columns=["metric", "column", "value"])
-    out["ideal"] = out["metric"].map(_IDEAL)
+    out["ideal"] = ideals(out["metric"])
     return out
 
 
@@ -533,7 +375,7 @@ def _pair_rows(real, synthetic, types, bins) -> pd.DataFrame:
             rows.append(("correlation_ratio_similarity", pair, 1.0 - abs(e_r - e_s)))
     out = pd.DataFrame(rows, columns=["metric", "column", "value"])
     out["value"] = out["value"].astype(float)
-    out["ideal"] = out["metric"].map(_IDEAL)
+    out["ideal"] = ideals(out["metric"])
     return out
 
 
@@ -580,6 +422,11 @@ def fidelity_report(
     (``column_shapes``, ``column_pair_trends``, ``quality_score``) with ``column`` None.
     """
     real, synthetic, types = _prepare(real, synthetic, metadata, max_levels)
+    return fidelity_rows(real, synthetic, types)
+
+
+def fidelity_rows(real: pd.DataFrame, synthetic: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """:func:`fidelity_report` of tables already checked, with their scoring ``types`` (see :func:`column_types`)."""
     col_rows = _column_rows(real, synthetic, types)
     pair_rows = _pair_rows(real, synthetic, types, 10)
     q = _quality(col_rows, pair_rows, types)
@@ -588,7 +435,7 @@ def fidelity_report(
             "metric": ["column_shapes", "column_pair_trends", "quality_score"],
             "column": [None, None, None],
             "value": [q["column_shapes"], q["column_pair_trends"], q["overall"]],
-            "ideal": [1.0, 1.0, 1.0],
+            "ideal": ideals(["column_shapes", "column_pair_trends", "quality_score"]),
         }
     )
     return pd.concat([col_rows, pair_rows, summary], ignore_index=True)

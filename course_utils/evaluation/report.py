@@ -29,8 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Metadata
+from .cards import MetricCard, get_card, ideals
+from .context import EvaluationContext
 from .detection import MAX_ROWS, detection_auc, pmse_report
-from .fidelity import check_tables, fidelity_report, resolve_metadata, row_keys
+from .fidelity import fidelity_rows
+from .tables import MAX_OVERLAP, check_holdout, holdout_overlap  # noqa: F401  (re-exported: public names of this module)
 from .utility import ci_overlap, feature_importance, importance_agreement, tstr
 
 COLUMNS = ["metric", "family", "column", "value", "ideal", "reference", "interpretation", "ci_low", "ci_high"]
@@ -41,64 +44,20 @@ FAMILIES = ("fidelity", "detection", "utility", "privacy")
 MATCHED_DRAWS = 3
 """Subsamples averaged for the size-matched fidelity value (``value_matched``)."""
 
-MAX_OVERLAP = 0.5
-"""Largest tolerated share of holdout rows that are exact copies of training rows."""
-
-
-# ---------------------------------------------------------------------------------------
-# leakage between train and holdout
-# ---------------------------------------------------------------------------------------
-def holdout_overlap(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, float]:
-    """How many holdout rows are exact copies (every column equal) of a training row.
-
-    Returns ``{"share": s, "n_copied": int, "train_duplicate_share": d}`` where ``s`` is
-    the share of holdout rows that also occur in ``train`` and ``d`` the share of
-    training rows that occur more than once in ``train``: a table of a few binary
-    columns repeats rows naturally, and ``d`` says how much overlap that explains.
-    """
-    train, holdout = check_tables(train, holdout, ("train", "holdout"))
-    cols = list(train.columns)
-    k_train, k_hold = row_keys(train[cols]), row_keys(holdout[cols])
-    copied = np.isin(k_hold, k_train)
-    d = float(pd.Series(k_train).duplicated(keep=False).mean())
-    return {"share": float(copied.mean()), "n_copied": int(copied.sum()), "train_duplicate_share": d}
-
-
-def check_holdout(train: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, float]:
-    """Refuse a holdout that overlaps the training table; warn about any copied row.
-
-    Rule (the same as :func:`course_utils.evaluation.privacy.check_holdout`): with
-    ``s`` and ``d`` from :func:`holdout_overlap`, raise ``ValueError`` when ``s > 0.5``
-    and ``s > 2 d`` (more than half of the holdout rows are copies of training rows,
-    far more than repeated rows within the training table explain: the holdout is, or
-    contains, the training data); emit a ``UserWarning`` when ``s > d + 0.05`` (some
-    copied rows, e.g. a split done after duplicating patients). Returns the overlap dict.
-    """
-    info = holdout_overlap(train, holdout)
-    s, d = info["share"], info["train_duplicate_share"]
-    if s > MAX_OVERLAP and s > 2 * d:
-        raise ValueError(
-            f"the holdout overlaps the training table: {info['n_copied']} of {len(holdout)} holdout rows "
-            f"({s:.0%}) are exact copies of training rows (duplicates within train explain {d:.0%}). "
-            "Split the data before fitting the generator and pass the rows it never saw as holdout."
-        )
-    if s > d + 0.05:
-        warnings.warn(
-            f"{info['n_copied']} holdout rows ({s:.1%}) are exact copies of training rows "
-            f"(duplicates within train: {d:.1%}); references may be optimistic",
-            UserWarning,
-            stacklevel=3,
-        )
-    return info
 
 
 # ---------------------------------------------------------------------------------------
 # interpretation
 # ---------------------------------------------------------------------------------------
-_RATIO_METRICS = {"pmse", "s_pmse"}
+def _card(metric: str) -> MetricCard | None:
+    try:
+        return get_card(metric)
+    except KeyError:
+        return None
 
 
 def _interpret(family: str, metric: str, value: float, ideal: float, reference: float) -> str:
+    """One-sentence verdict of a report row, from its metric card and its holdout reference."""
     if value is None or not np.isfinite(value):
         return "not computable here (for example a constant column)"
     if reference is None or not np.isfinite(reference):
@@ -110,11 +69,12 @@ def _interpret(family: str, metric: str, value: float, ideal: float, reference: 
         if gap <= 0.1:
             return f"somewhat worse than training on real data ({reference:.3g})"
         return f"clearly worse than training on real data ({reference:.3g})"
-    if metric.startswith("detection_auc") and value < min(0.4, reference - 0.1):
+    card = _card(metric)
+    if card is not None and card.name == "detection_auc" and value < min(0.4, reference - 0.1):
         return (f"below 0.5 (holdout {reference:.3g}): synthetic rows look like near copies of "
                 "training rows; check privacy")
-    if metric in _RATIO_METRICS:
-        ratio = abs(value - (1.0 if metric == "s_pmse" else 0.0)) / max(abs(reference - (1.0 if metric == "s_pmse" else 0.0)), 1e-12)
+    if card is not None and card.scale == "ratio":
+        ratio = abs(value - ideal) / max(abs(reference - ideal), 1e-12)
         if ratio <= 1.5:
             return f"at holdout level ({reference:.3g})"
         if ratio <= 5:
@@ -144,14 +104,16 @@ def _with_reference(value_rows: pd.DataFrame, ref_rows: pd.DataFrame, family: st
 # ---------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------
-def _fidelity_rows(train, synthetic, holdout, meta, random_state) -> pd.DataFrame:
-    rows = _with_reference(fidelity_report(train, synthetic, meta), fidelity_report(train, holdout, meta), "fidelity")
+def _fidelity_rows(ctx: EvaluationContext, random_state) -> pd.DataFrame:
+    train, synthetic, holdout = ctx.train, ctx.synthetic, ctx.holdout
+    types = ctx.column_types()
+    rows = _with_reference(fidelity_rows(train, synthetic, types), fidelity_rows(train, holdout, types), "fidelity")
     if len(synthetic) > len(holdout):
         rng = np.random.default_rng(random_state)
         draws = []
         for _ in range(MATCHED_DRAWS):
             idx = rng.choice(len(synthetic), size=len(holdout), replace=False)
-            draws.append(fidelity_report(train, synthetic.iloc[idx].reset_index(drop=True), meta))
+            draws.append(fidelity_rows(train, synthetic.iloc[idx].reset_index(drop=True), types))
         matched = pd.concat(draws).assign(column=lambda d: d["column"].astype(object))
         matched = matched.groupby(["metric", "column"], dropna=False, sort=False)["value"].mean()
         matched = matched.rename("value_matched").reset_index()
@@ -164,12 +126,13 @@ def _detection_rows(train, synthetic, holdout, meta, models, max_rows, random_st
     for model in models:
         v = detection_auc(train, synthetic, model, meta, max_rows=max_rows, random_state=random_state)
         r = detection_auc(train, holdout, model, meta, max_rows=max_rows, random_state=random_state)
-        rows.append({"metric": f"detection_auc_{model}", "column": None, "value": v, "ideal": 0.5, "reference": r})
+        rows.append({"metric": f"detection_auc_{model}", "column": None, "value": v, "reference": r})
     p_s = pmse_report(train, synthetic, "logistic", meta, max_rows, random_state)
     p_h = pmse_report(train, holdout, "logistic", meta, max_rows, random_state)
-    rows.append({"metric": "pmse", "column": None, "value": p_s["pmse"], "ideal": 0.0, "reference": p_h["pmse"]})
-    rows.append({"metric": "s_pmse", "column": None, "value": p_s["s_pmse"], "ideal": 1.0, "reference": p_h["s_pmse"]})
+    for metric in ("pmse", "s_pmse"):
+        rows.append({"metric": metric, "column": None, "value": p_s[metric], "reference": p_h[metric]})
     out = pd.DataFrame(rows)
+    out["ideal"] = ideals(out["metric"])
     out["family"] = "detection"
     return out
 
@@ -186,13 +149,13 @@ def _utility_rows(train, synthetic, holdout, meta, target, model, n_bootstrap, r
     imp = feature_importance(train, synthetic, holdout, target, model=model, metadata=meta,
                              random_state=random_state)
     rows.append({"metric": "importance_agreement", "column": target, "value": importance_agreement(imp),
-                 "ideal": 1.0, "reference": np.nan})
+                 "ideal": get_card("importance_agreement").ideal, "reference": np.nan})
     try:
         task = "classification" if res["metric"].iloc[0] == "auc" else "regression"
         ov_s = ci_overlap(train, synthetic, target, task=task, metadata=meta)
         ov_h = ci_overlap(train, holdout, target, task=task, metadata=meta)
         rows.append({"metric": "ci_overlap", "column": target, "value": float(np.nanmean(ov_s["overlap"])),
-                     "ideal": 1.0, "reference": float(np.nanmean(ov_h["overlap"]))})
+                     "ideal": get_card("ci_overlap").ideal, "reference": float(np.nanmean(ov_h["overlap"]))})
     except np.linalg.LinAlgError as exc:  # pragma: no cover - degenerate design
         warnings.warn(f"ci_overlap skipped: {exc}", UserWarning, stacklevel=3)
     out = pd.DataFrame(rows)
@@ -200,16 +163,13 @@ def _utility_rows(train, synthetic, holdout, meta, target, model, n_bootstrap, r
     return out
 
 
-def _privacy_rows(train, synthetic, holdout, meta, random_state) -> pd.DataFrame | None:
+def _privacy_rows(ctx: EvaluationContext, random_state) -> pd.DataFrame | None:
     try:
-        from .privacy import privacy_report
+        from .privacy import privacy_rows
     except ImportError as exc:
         warnings.warn(f"privacy metrics skipped: {exc}", UserWarning, stacklevel=3)
         return None
-    out = privacy_report(train, synthetic, holdout, meta, random_state=random_state)
-    out = out.copy()
-    out["family"] = "privacy"
-    return out
+    return privacy_rows(ctx, random_state=random_state)
 
 
 def evaluate(
@@ -249,21 +209,21 @@ def evaluate(
         pMSE, utility and privacy rows; ``column`` is None for table-level rows.
         :func:`summary` keeps the table-level rows.
     """
-    train, synthetic = check_tables(train, synthetic, ("train", "synthetic"))
-    train, holdout = check_tables(train, holdout, ("train", "holdout"))
-    meta = resolve_metadata(train, metadata)
-    check_holdout(train, holdout)
+    # one context per call: tables checked once, the holdout checked once, and the
+    # encoded tables and nearest-neighbour searches shared by the privacy metrics
+    ctx = EvaluationContext.for_evaluate(train, synthetic, holdout, metadata)
+    train, synthetic, holdout, meta = ctx.train, ctx.synthetic, ctx.holdout, ctx.metadata
     if target is not None and target not in train.columns:
         raise ValueError(f"target column {target!r} is not in the tables")
 
     parts = [
-        _fidelity_rows(train, synthetic, holdout, meta, random_state),
+        _fidelity_rows(ctx, random_state),
         _detection_rows(train, synthetic, holdout, meta, detection_models, max_rows, random_state),
     ]
     if target is not None:
         parts.append(_utility_rows(train, synthetic, holdout, meta, target, utility_model, n_bootstrap, random_state))
     if privacy:
-        priv = _privacy_rows(train, synthetic, holdout, meta, random_state)
+        priv = _privacy_rows(ctx, random_state)
         if priv is not None:
             parts.append(priv)
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)

@@ -24,8 +24,10 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from ..config import check_random_state
+from ..config import make_rng
+from ..encoding import TableEncoding
 from ..schema import Metadata
+from .cards import ideal
 from .fidelity import check_tables, resolve_metadata
 
 # ---------------------------------------------------------------------------------------
@@ -35,6 +37,9 @@ from .fidelity import check_tables, resolve_metadata
 
 class TableEncoder(TransformerMixin, BaseEstimator):
     """Encode a mixed-type DataFrame as a float matrix for scikit-learn models.
+
+    The course's one encoding layer (:class:`~course_utils.encoding.TableEncoding`)
+    with the models' settings:
 
     - categorical columns (and text columns) -> one-hot, levels learnt in ``fit``;
       a level unseen in ``fit`` becomes all zeros; ``drop_first=True`` drops the first
@@ -47,8 +52,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
       treated as "no level"; every column that had a missing value in ``fit`` also
       gets a 0/1 indicator column ``"<column>__missing"``.
 
-    Fitted attributes: ``columns_``, ``levels_`` (categorical column -> levels),
-    ``medians_``, ``means_``, ``scales_``, ``indicators_``, ``feature_names_``.
+    Fitted attributes: ``columns_``, ``encoding_`` (the fitted layer) and ``feature_names_``.
     """
 
     def __init__(self, metadata: Metadata | None = None, drop_first: bool = False, scale: bool = True):
@@ -63,52 +67,13 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         if len(X) == 0:
             raise ValueError("TableEncoder: the table has no rows")
         meta = resolve_metadata(X, self.metadata)
+        self.encoding_ = TableEncoding(categories="onehot", levels="seen",
+                                       numbers="standard" if self.scale else "none", scale_binary=True,
+                                       missing="last", indicate="observed", groups="columns",
+                                       drop_first=self.drop_first, date_unit="s").fit(X, meta)
         self.columns_ = list(X.columns)
-        self.levels_: dict[str, list[Any]] = {}
-        self.medians_: dict[str, float] = {}
-        self.means_: dict[str, float] = {}
-        self.scales_: dict[str, float] = {}
-        self.indicators_ = [c for c in self.columns_ if X[c].isna().any()]
-        names: list[str] = []
-        for c in self.columns_:
-            spec = meta[c]
-            if spec.kind == "categorical":
-                levels = list(spec.categories or [])
-                seen = set(X[c].dropna().unique())
-                levels = [v for v in levels if v in seen] + sorted(
-                    (v for v in seen if v not in levels), key=str
-                )
-                if not levels:
-                    raise ValueError(f"column {c!r}: every value is missing")
-                self.levels_[c] = levels
-                kept = levels[1:] if self.drop_first else levels
-                names += [f"{c}={v}" for v in kept]
-            else:
-                v = self._numbers(X[c])
-                if np.isnan(v).all():
-                    raise ValueError(f"column {c!r}: every value is missing")
-                self.medians_[c] = float(np.nanmedian(v))
-                filled = np.where(np.isnan(v), self.medians_[c], v)
-                self.means_[c] = float(filled.mean()) if self.scale else 0.0
-                sd = float(filled.std()) if self.scale else 1.0
-                self.scales_[c] = sd if sd > 0 else 1.0
-                names.append(c)
-        names += [f"{c}__missing" for c in self.indicators_]
-        self.feature_names_ = names
+        self.feature_names_ = list(self.encoding_.feature_names_)
         return self
-
-    @staticmethod
-    def _numbers(s: pd.Series) -> np.ndarray:
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out = s.astype("int64").to_numpy(dtype=float) / 1e9
-            out[s.isna().to_numpy()] = np.nan
-            return out
-        if pd.api.types.is_bool_dtype(s.dtype):
-            return s.astype(float).to_numpy()
-        try:
-            return pd.to_numeric(s).to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"column {s.name!r}: expected numbers, found {s.dtype} values") from None
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode ``X`` (same columns as in ``fit``, any order) as a float64 matrix."""
@@ -119,20 +84,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         absent = [c for c in self.columns_ if c not in X.columns]
         if absent:
             raise ValueError(f"column(s) {absent} were seen in fit but are missing here")
-        blocks = []
-        for c in self.columns_:
-            if c in self.levels_:
-                levels = self.levels_[c][1:] if self.drop_first else self.levels_[c]
-                values = X[c].astype(object).to_numpy()
-                blocks.append(np.stack([values == v for v in levels], axis=1).astype(float)
-                              if levels else np.zeros((len(X), 0)))
-            else:
-                v = self._numbers(X[c])
-                v = np.where(np.isnan(v), self.medians_[c], v)
-                blocks.append(((v - self.means_[c]) / self.scales_[c])[:, None])
-        for c in self.indicators_:
-            blocks.append(X[c].isna().to_numpy(dtype=float)[:, None])
-        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+        return self.encoding_.transform(X, "table")
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the encoded columns (``"col=level"`` for one-hot, ``"col__missing"``)."""
@@ -233,10 +185,6 @@ def _scores(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-_BETTER = {"auc": 1.0, "accuracy": 1.0, "f1": 1.0, "brier": 0.0, "sensitivity": 1.0, "specificity": 1.0,
-           "r2": 1.0, "mae": 0.0}
-
-
 def tstr(
     train: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -286,7 +234,7 @@ def tstr(
                 "classification and regression (recode the target, e.g. one class vs the rest)"
             )
         positive = classes[-1]
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     seed = int(rng.integers(0, 2**31 - 1))
     preds = {}
     for name, (X, y) in {"real": (X_r, y_r), "synthetic": (X_s, y_s)}.items():
@@ -316,7 +264,7 @@ def tstr(
             lo, hi = (np.nanquantile(b[k], [alpha, 1 - alpha]) if n_bootstrap and np.isfinite(b[k]).any()
                       else (np.nan, np.nan))
             rows.append({"metric": metric, "trained_on": k, "value": vals[k], "ci_low": float(lo),
-                         "ci_high": float(hi), "ideal": 0.0 if k == "difference" else _BETTER[metric]})
+                         "ci_high": float(hi), "ideal": 0.0 if k == "difference" else ideal(f"tstr_{metric}")})
     return pd.DataFrame(rows)
 
 
@@ -347,7 +295,7 @@ def feature_importance(
     X_s, y_s = _split_xy(synthetic, target, "synthetic")
     task = _task(y_r, task)
     meta = resolve_metadata(X_r, metadata.select(X_r.columns) if metadata is not None else None)
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     if len(holdout) > max_rows:
         holdout = holdout.iloc[np.sort(rng.choice(len(holdout), max_rows, replace=False))]
     X_h, y_h = _split_xy(holdout, target, "holdout")

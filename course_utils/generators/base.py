@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from ..config import check_random_state
@@ -56,8 +57,14 @@ def check_table(df: Any, what: str = "training table") -> pd.DataFrame:
     return df
 
 
-class Synthesizer(ABC):
+class Synthesizer(BaseEstimator, ABC):
     """Base class for every generator: ``fit(df, metadata=None)`` then ``sample(n)``.
+
+    A scikit-learn estimator: ``get_params(deep=True)``, ``set_params(**params)``,
+    ``sklearn.base.clone(gen)`` (an unfitted copy with the same settings) and a
+    ``repr`` that shows only the parameters that differ from their defaults all
+    come from :class:`sklearn.base.BaseEstimator`, so subclasses must store each
+    ``__init__`` keyword unchanged under its own name.
 
     Subclasses set ``supports_conditions = True`` when ``sample`` can fix column
     values; the others raise ``NotImplementedError`` when given ``conditions``.
@@ -257,14 +264,3 @@ class Synthesizer(ABC):
             self.metadata_,
             self.dtypes_,
         )
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def get_params(self) -> dict[str, Any]:
-        """The ``__init__`` keywords and their current values."""
-        import inspect
-
-        sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self" and hasattr(self, p)}

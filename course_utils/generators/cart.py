@@ -55,199 +55,19 @@ partially synthetic public use microdata", Journal of Official Statistics 21(3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from ..schema import number_to_datetime
 from .base import Synthesizer, repair_frame
+from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
+from .cart_plan import METHODS, Variable, encode_variables, plan_variables
 
-METHODS: tuple[str, ...] = ("sample", "cart", "norm", "logreg", "parametric")
-
-# synthpop leaves a value out of the smoothing when it covers more than 70% of a column.
-_DOMINANT_SHARE = 0.7
-
-
-@dataclass
-class _Variable:
-    """One step of the visit sequence: a column, or a one-hot group seen as one category."""
-
-    name: str
-    columns: list[str]
-    numeric: bool  # continuous, integer, datetime -> regression; else classification
-    kind: str  # the metadata kind, or "group"
-    levels: list[Any] = field(default_factory=list)  # labels of a categorical variable
-    has_missing: bool = False
-    method: str = "cart"
-    smooth: bool = False
-    # filled by fit
-    pred_start: int = 0  # first column of this variable's encoding in the predictor matrix
-    width: int = 1  # number of predictor columns (value [+ missing indicator])
-
-
-# -- the small models that draw one variable given the ones before it --------------------
-class _LeafSampler:
-    """Draw from the real values of the leaf a row lands in (a tree), or of the column (no tree).
-
-    Values are stored sorted by leaf with the start and count of each leaf, so a draw for
-    many rows is one ``tree.apply`` plus index arithmetic.
-    """
-
-    def __init__(
-        self,
-        tree: Any,
-        X: np.ndarray | None,
-        y: np.ndarray,
-        smooth: bool,
-        bounds: tuple[float, float] | None,
-    ):
-        self.tree = tree
-        leaves = tree.apply(X) if tree is not None else np.zeros(len(y), dtype=np.intp)
-        n_nodes = tree.tree_.node_count if tree is not None else 1
-        order = np.argsort(leaves, kind="stable")
-        self.values = y[order]
-        ids, start, count = np.unique(leaves[order], return_index=True, return_counts=True)
-        self.start = np.zeros(n_nodes, dtype=np.intp)
-        self.count = np.zeros(n_nodes, dtype=np.intp)
-        self.start[ids] = start
-        self.count[ids] = count
-        self.bandwidth: np.ndarray | None = None
-        self.bounds = bounds
-        self.dominant: float | None = None
-        if smooth:
-            self.bandwidth = np.zeros(n_nodes)
-            self.centre = np.zeros(n_nodes)
-            self.shrink = np.ones(n_nodes)
-            for leaf, s, c in zip(ids, start, count, strict=True):
-                v = self.values[s : s + c].astype(float)
-                h = _silverman(v)
-                self.bandwidth[leaf] = h
-                self.centre[leaf] = v.mean()
-                if h > 0:
-                    self.shrink[leaf] = 1 / np.sqrt(1 + h**2 / v.var())
-            vals, freq = np.unique(y, return_counts=True)
-            if freq.max() > _DOMINANT_SHARE * len(y):
-                self.dominant = float(vals[freq.argmax()])
-
-    def leaves(self, X: np.ndarray, n: int) -> np.ndarray:
-        return self.tree.apply(X) if self.tree is not None else np.zeros(n, dtype=np.intp)
-
-    def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        leaf = self.leaves(X, n)
-        idx = self.start[leaf] + (rng.random(n) * self.count[leaf]).astype(np.intp)
-        out = self.values[idx]
-        if self.bandwidth is not None:
-            out = out.astype(float)
-            bw = self.bandwidth[leaf]
-            if self.dominant is not None:
-                bw = np.where(out == self.dominant, 0.0, bw)
-            # Shrunk smoothed bootstrap (Silverman 1986, 6.4.1): the noise would widen each
-            # leaf by bw**2; pulling towards the leaf mean keeps the leaf's variance.
-            centre = self.centre[leaf]
-            shrink = np.where(bw > 0, self.shrink[leaf], 1.0)
-            out = centre + (out - centre + rng.standard_normal(n) * bw) * shrink
-            if self.bounds is not None:
-                out = _reflect(out, *self.bounds)
-        return out
-
-
-class _Design:
-    """Predictor matrix for the linear models: one-hot categories, imputed and scaled numbers."""
-
-    def __init__(self, kinds: list[tuple[str, int]]):
-        self.kinds = kinds  # per predictor column: ("num", 0) or ("cat", n_codes)
-
-    def fit(self, X: np.ndarray) -> _Design:
-        seen = ~np.isnan(X)
-        n_seen = np.maximum(seen.sum(axis=0), 1)
-        filled = np.where(seen, X, 0.0)
-        self.mean_ = filled.sum(axis=0) / n_seen
-        sd = np.sqrt((np.where(seen, X - self.mean_, 0.0) ** 2).sum(axis=0) / n_seen)
-        self.sd_ = np.where(sd > 0, sd, 1.0)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        parts = [np.ones((len(X), 0))]
-        for j, (kind, n_codes) in enumerate(self.kinds):
-            col = X[:, j]
-            if kind == "cat":
-                codes = np.nan_to_num(col, nan=0).astype(int)
-                parts.append((codes[:, None] == np.arange(1, n_codes)[None, :]).astype(float))
-            else:
-                parts.append(
-                    ((np.where(np.isnan(col), self.mean_[j], col) - self.mean_[j]) / self.sd_[j])[
-                        :, None
-                    ]
-                )
-        return np.hstack(parts)
-
-
-class _NormModel:
-    """Normal linear regression: prediction plus a Gaussian residual (synthpop's ``norm``)."""
-
-    def __init__(self, design: _Design, X: np.ndarray, y: np.ndarray):
-        self.design = design.fit(X)
-        D = self.design.transform(X)
-        if D.shape[1]:
-            self.lm = LinearRegression().fit(D, y)
-            resid = y - self.lm.predict(D)
-        else:
-            self.lm = None
-            resid = y - y.mean()
-        self.mean = float(y.mean())
-        dof = max(len(y) - D.shape[1] - 1, 1)
-        self.sigma = float(np.sqrt(np.sum(resid**2) / dof))
-
-    def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        mu = (
-            self.lm.predict(self.design.transform(X))
-            if self.lm is not None
-            else np.full(n, self.mean)
-        )
-        return mu + rng.standard_normal(n) * self.sigma
-
-
-class _LogRegModel:
-    """Logistic regression (multinomial for more than two codes); draws from its probabilities."""
-
-    def __init__(self, design: _Design, X: np.ndarray, y: np.ndarray):
-        self.design = design.fit(X)
-        D = self.design.transform(X)
-        self.classes, counts = np.unique(y, return_counts=True)
-        self.prior = counts / counts.sum()
-        self.clf = None
-        if len(self.classes) > 1 and D.shape[1]:
-            self.clf = LogisticRegression(max_iter=1000).fit(D, y)
-
-    def draw(self, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        if self.clf is None:
-            p = np.broadcast_to(self.prior, (n, len(self.classes)))
-        else:
-            p = self.clf.predict_proba(self.design.transform(X))
-        pick = (rng.random(n)[:, None] > np.cumsum(p, axis=1)[:, :-1]).sum(axis=1)
-        return self.classes[pick]
-
-
-def _silverman(v: np.ndarray) -> float:
-    """Silverman's rule-of-thumb bandwidth of a leaf's values (0 for a single value)."""
-    if len(v) < 2:
-        return 0.0
-    sd = float(np.std(v, ddof=1))
-    q75, q25 = np.percentile(v, [75, 25])
-    spread = min(sd, (q75 - q25) / 1.34) if q75 > q25 else sd
-    return 0.9 * spread * len(v) ** (-0.2)
-
-
-def _reflect(v: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Fold values that the noise pushed past a bound back inside (then clip what is left)."""
-    v = np.where(v < low, 2 * low - v, v)
-    v = np.where(v > high, 2 * high - v, v)
-    return np.clip(v, low, high)
-
+__all__ = ["CARTSynthesizer", "METHODS"]
 
 class CARTSynthesizer(Synthesizer):
     """Sequential CART synthesis (synthpop-style); see the module docstring for the method.
@@ -320,126 +140,9 @@ class CARTSynthesizer(Synthesizer):
                 f"max_rejection_draws must be an int >= 1, got {self.max_rejection_draws!r}"
             )
 
-    def _variables(self, df: pd.DataFrame) -> list[_Variable]:
-        meta = self.metadata_
-        groups = meta.one_hot_groups
-        member_of = {m: g for g, ms in groups.items() for m in ms}
-        table_order: list[str] = []
-        for col in self.columns_:
-            name = member_of.get(col, col)
-            if name not in table_order:
-                table_order.append(name)
-        known = set(table_order) | set(member_of)
-
-        requested: list[str] = []
-        if self.visit_sequence is not None:
-            if isinstance(self.visit_sequence, str):
-                raise TypeError("visit_sequence must be a list of column names, not one string")
-            for name in self.visit_sequence:
-                if name not in known:
-                    raise ValueError(
-                        f"visit_sequence names column {name!r}, which is not in the table"
-                    )
-                var = member_of.get(name, name)
-                if var in requested:
-                    raise ValueError(
-                        f"visit_sequence names {name!r} twice (or two members of group {var!r})"
-                    )
-                requested.append(var)
-        order = requested + [v for v in table_order if v not in requested]
-
-        methods = self.method if isinstance(self.method, dict) else {}
-        default = self.method if isinstance(self.method, str) else "cart"
-        if default not in METHODS:
-            raise ValueError(f"method {default!r} is not one of {METHODS}")
-        by_var: dict[str, str] = {}
-        for name, m in methods.items():
-            if name not in known:
-                raise ValueError(f"method given for column {name!r}, which is not in the table")
-            if m not in METHODS:
-                raise ValueError(f"method {m!r} for column {name!r} is not one of {METHODS}")
-            by_var[member_of.get(name, name)] = m
-        smooth_cols: dict[str, Any]
-        if isinstance(self.smoothing, dict):
-            smooth_cols = self.smoothing
-            for name, s in smooth_cols.items():
-                if name not in known:
-                    raise ValueError(
-                        f"smoothing given for column {name!r}, which is not in the table"
-                    )
-                if s not in (None, "none", "density"):
-                    raise ValueError(f"smoothing {s!r} for column {name!r}: use None or 'density'")
-        elif self.smoothing in (None, "none", "density"):
-            smooth_cols = {v: self.smoothing for v in table_order}
-        else:
-            raise ValueError(f"smoothing must be None, 'density' or a dict, got {self.smoothing!r}")
-
-        out = []
-        for i, name in enumerate(order):
-            if name in groups:
-                var = _Variable(name, list(groups[name]), False, "group", levels=list(groups[name]))
-            else:
-                spec = meta[name]
-                numeric = spec.kind in ("continuous", "integer", "datetime")
-                levels: list[Any] = []
-                if spec.kind == "categorical":
-                    levels = list(spec.categories or [])
-                elif spec.kind == "binary":
-                    levels = [0, 1]
-                var = _Variable(name, [name], numeric, spec.kind, levels=levels)
-                var.has_missing = bool(df[name].isna().any())
-                var.smooth = (
-                    spec.kind in ("continuous", "integer") and smooth_cols.get(name) == "density"
-                )
-            m = by_var.get(name, "sample" if i == 0 else default)
-            if m == "parametric":
-                m = "norm" if var.numeric else "logreg"
-            if m == "norm" and not var.numeric:
-                raise ValueError(
-                    f"method 'norm' for column {name!r}: it is {var.kind}; use 'logreg' or 'cart'"
-                )
-            if m == "logreg" and var.numeric:
-                raise ValueError(
-                    f"method 'logreg' for column {name!r}: it is {var.kind}; use 'norm' or 'cart'"
-                )
-            var.method = m
-            out.append(var)
-        return out
-
-    def _encode(self, df: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Predictor matrix (variables in visit order) and each variable's target values.
-
-        Numbers stay numbers (missing as NaN, which scikit-learn trees route natively)
-        plus a 0/1 missing indicator; categories become codes, missing being the last.
-        """
-        cols: list[np.ndarray] = []
-        targets: dict[str, np.ndarray] = {}
-        start = 0
-        for var in self.vars_:
-            if var.kind == "group":
-                codes = df[var.columns].to_numpy(dtype=float).argmax(axis=1).astype(float)
-                enc = [codes]
-                targets[var.name] = codes
-            elif var.numeric:
-                values = _to_float(df[var.name], var.kind)
-                enc = [values]
-                if var.has_missing:
-                    enc.append(np.isnan(values).astype(float))
-                targets[var.name] = values
-            else:
-                s = df[var.name]
-                if var.kind == "binary":
-                    codes = pd.to_numeric(s.astype("float"), errors="coerce").to_numpy(dtype=float)
-                else:
-                    codes = pd.Categorical(s, categories=var.levels).codes.astype(float)
-                    codes[codes < 0] = np.nan
-                codes = np.where(np.isnan(codes), len(var.levels), codes)
-                enc = [codes]
-                targets[var.name] = codes
-            var.pred_start, var.width = start, len(enc)
-            start += len(enc)
-            cols.extend(enc)
-        return np.column_stack(cols), targets
+    def _variables(self, df: pd.DataFrame) -> list[Variable]:
+        return plan_variables(self.metadata_, self.columns_, df, self.visit_sequence, self.method,
+                              self.smoothing)
 
     def _pred_kinds(self, upto: int) -> list[tuple[str, int]]:
         kinds: list[tuple[str, int]] = []
@@ -460,23 +163,23 @@ class CARTSynthesizer(Synthesizer):
         bounds = (float(np.nanmin(y)), float(np.nanmax(y))) if numeric else None
         smooth = var.smooth and what == "value"
         if method == "sample" or X.shape[1] == 0 and method == "cart":
-            return _LeafSampler(None, None, y, smooth, bounds)
+            return LeafSampler(None, None, y, smooth, bounds)
         if method == "cart":
             params = dict(
                 min_samples_leaf=self.min_samples_leaf, max_depth=self.max_depth, random_state=seed
             )
             tree = (DecisionTreeRegressor if numeric else DecisionTreeClassifier)(**params)
             tree.fit(X, y)
-            return _LeafSampler(tree, X, y, smooth, bounds)
-        design = _Design(self._pred_kinds(i))
+            return LeafSampler(tree, X, y, smooth, bounds)
+        design = LinearDesign(self._pred_kinds(i))
         if numeric:
-            return _NormModel(design, X, y)
-        return _LogRegModel(design, X, y)
+            return NormModel(design, X, y)
+        return LogRegModel(design, X, y)
 
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         self.vars_ = self._variables(df)
-        Z, targets = self._encode(df)
+        Z, targets = encode_variables(self.vars_, df, self.metadata_)
         self.n_predictors_ = Z.shape[1]
         seeds = self._rng.integers(0, 2**31 - 1, size=(len(self.vars_), 2))
         jobs = []
@@ -500,12 +203,12 @@ class CARTSynthesizer(Synthesizer):
         self.trees_ = {
             name: m["value"].tree
             for name, m in self.models_.items()
-            if isinstance(m["value"], _LeafSampler) and m["value"].tree is not None
+            if isinstance(m["value"], LeafSampler) and m["value"].tree is not None
         }
         self.missing_trees_ = {
             name: m["missing"].tree
             for name, m in self.models_.items()
-            if isinstance(m.get("missing"), _LeafSampler) and m["missing"].tree is not None
+            if isinstance(m.get("missing"), LeafSampler) and m["missing"].tree is not None
         }
 
     def leaf_values(self, column: str) -> dict[int, np.ndarray]:
@@ -538,7 +241,7 @@ class CARTSynthesizer(Synthesizer):
                 names.append(f"{v.name} is missing")
         return names
 
-    def _var(self, column: str) -> _Variable:
+    def _var(self, column: str) -> Variable:
         for v in self.vars_:
             if column == v.name or column in v.columns:
                 return v
@@ -647,13 +350,10 @@ class CARTSynthesizer(Synthesizer):
                 Z[:, var.pred_start + 1] = np.isnan(y)
         return out
 
-    def _decode(self, var: _Variable, y: np.ndarray) -> np.ndarray:
+    def _decode(self, var: Variable, y: np.ndarray) -> np.ndarray:
         if var.numeric:
             if var.kind == "datetime":
-                ns = np.where(np.isnan(y), 0, np.round(y)).astype("int64")
-                dt = ns.astype("datetime64[ns]")
-                dt[np.isnan(y)] = np.datetime64("NaT")
-                return dt
+                return number_to_datetime(y)
             return y
         if var.kind == "binary":
             return np.where(y >= 2, np.nan, y)
@@ -672,12 +372,3 @@ class CARTSynthesizer(Synthesizer):
             else:
                 out[var.name] = self._decode(var, y)
         return pd.DataFrame(out)[self.columns_]
-
-
-def _to_float(s: pd.Series, kind: str) -> np.ndarray:
-    if kind == "datetime":
-        values = pd.to_datetime(s).astype("datetime64[ns]")
-        out = values.to_numpy().astype("int64").astype(float)
-        out[values.isna().to_numpy()] = np.nan
-        return out
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)

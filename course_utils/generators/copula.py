@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..schema import datetime_to_number, number_to_datetime
 from .base import Synthesizer
 
 # Keep u away from 0 and 1, where the normal quantile is infinite.
@@ -155,10 +156,7 @@ class GaussianCopula(Synthesizer):
             codes[codes < 0] = np.nan
             return codes
         if kind == "datetime":
-            values = pd.to_datetime(s).astype("datetime64[ns]")
-            out = values.to_numpy().astype("int64").astype(float)
-            out[values.isna().to_numpy()] = np.nan
-            return out
+            return datetime_to_number(s)
         return pd.to_numeric(
             s.astype("float") if kind == "binary" else s, errors="coerce"
         ).to_numpy(dtype=float)
@@ -183,13 +181,7 @@ class GaussianCopula(Synthesizer):
                 )
                 out[name] = labels[np.where(np.isnan(values), len(labels) - 1, values).astype(int)]
             elif marginal.kind == "datetime":
-                dt = (
-                    np.where(np.isnan(values), 0, np.round(values))
-                    .astype("int64")
-                    .astype("datetime64[ns]")
-                )
-                dt[np.isnan(values)] = np.datetime64("NaT")
-                out[name] = dt
+                out[name] = number_to_datetime(values)
             else:
                 out[name] = values
         return pd.DataFrame(out)[self.columns_]

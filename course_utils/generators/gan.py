@@ -50,95 +50,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from ..transform import Span, TabularTransformer
 from .base import Synthesizer
-from .neural import (
-    activate,
-    build_mlp,
-    make_generator,
-    resolve_device,
-    seeded,
-    torch_seed,
-    train_epochs,
+from .gan_training import (  # noqa: F401  (the objective's pieces are public here too)
+    WGANTraining,
+    critic_loss,
+    gradient_penalty,
+    log_frequency_probabilities,
 )
+from .neural import activate, make_generator, resolve_device, seeded, torch_seed
 
 __all__ = ["GANSynthesizer", "critic_loss", "gradient_penalty", "log_frequency_probabilities"]
 
 
-# -- the pieces of the objective (also used in the lesson) ------------------------------
-def critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """The Wasserstein critic loss ``mean(D(fake)) - mean(D(real))`` (to minimise).
-
-    Its negative, ``mean(D(real)) - mean(D(fake))``, is the critic's estimate of the
-    Wasserstein distance between the real and generated distributions (when the
-    critic is 1-Lipschitz): the number to watch in the training curves.
-    """
-    return d_fake.mean() - d_real.mean()
-
-
-def gradient_penalty(
-    critic: nn.Module,
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    eps: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """WGAN-GP's penalty: ``mean((||grad D(x_hat)||_2 - 1)**2)`` on random interpolates.
-
-    ``x_hat = eps * real + (1 - eps) * fake`` with one ``eps ~ U(0, 1)`` per row
-    (shape ``(n, 1)``; pass ``eps`` to fix it, or a ``generator`` to draw it
-    reproducibly). A 1-Lipschitz critic has gradient norm at most 1 everywhere; the
-    penalty pushes it towards 1 along the lines between real and fake rows, which is
-    what keeps WGAN-GP training stable (Gulrajani et al. 2017, eq. 3).
-    """
-    if real.shape != fake.shape:
-        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
-    if eps is None:
-        eps = torch.rand(len(real), 1, generator=generator, device=real.device, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    score = critic(x_hat)
-    (grad,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)
-    return ((grad.norm(2, dim=1) - 1) ** 2).mean()
-
-
-def log_frequency_probabilities(counts: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Training-by-sampling probabilities of the levels: proportional to ``log(1 + count)``.
-
-    A level with 10 rows out of 500 is drawn with probability 0.28 instead of 0.02,
-    so the generator practises it; a level with no rows gets 0.
-    """
-    c = np.asarray(counts, dtype=float)
-    if c.ndim != 1 or len(c) == 0 or (c < 0).any() or c.sum() <= 0:
-        raise ValueError(f"counts must be non-negative with a positive total, got {c.tolist()}")
-    w = np.log1p(c)
-    return w / w.sum()
-
-
-# -- the networks ------------------------------------------------------------------------
-class _Residual(nn.Module):
-    """Linear -> BatchNorm -> ReLU, with the input passed on beside the output (CTGAN)."""
-
-    def __init__(self, i: int, o: int):
-        super().__init__()
-        self.fc, self.bn = nn.Linear(i, o), nn.BatchNorm1d(o)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
-
-
-def _generator_net(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """The generator: residual blocks (each sees the noise and condition again), then Linear."""
-    layers, width = [], in_dim
-    for h in hidden:
-        layers.append(_Residual(width, int(h)))
-        width += int(h)
-    return nn.Sequential(*layers, nn.Linear(width, out_dim))
-
-
-# -- the synthesizer ---------------------------------------------------------------------
 class GANSynthesizer(Synthesizer):
     """Conditional WGAN-GP with PacGAN critic and training-by-sampling (see the module doc).
 
@@ -313,7 +239,6 @@ class GANSynthesizer(Synthesizer):
         self.transformer_ = TabularTransformer(continuous=self.continuous).fit(df, self.metadata_)
         self.gan_layout_ = self._gan_layout(self.transformer_.layout_)
         self._X_gan = self._to_gan(self.transformer_.transform(df))
-        data_dim = self._X_gan.shape[1]
 
         cond_idx = self._find_condition_span()
         self.condition_span_ = None if cond_idx is None else self.gan_layout_[cond_idx]
@@ -343,86 +268,9 @@ class GANSynthesizer(Synthesizer):
         step_size = min(int(self.batch_size), len(df))
         step_size = max(self.pac, step_size - step_size % self.pac)
         with seeded(seed, dev):
-            G = _generator_net(self.latent_dim + cond_dim, list(self.generator_dim), data_dim).to(dev)
-            D = build_mlp(self.pac * (data_dim + cond_dim), list(self.discriminator_dim), 1,
-                          activation="leaky_relu", dropout=self.discriminator_dropout).to(dev)
-            G_avg = copy.deepcopy(G) if self.ema_decay else None
-            n_steps = [0]
-            opt_g = torch.optim.Adam(G.parameters(), lr=self.generator_lr, betas=(0.5, 0.9), weight_decay=1e-6)
-            opt_d = torch.optim.Adam(D.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9), weight_decay=1e-6)
-            gen = make_generator(seed, dev)
-            X = torch.from_numpy(self._X_gan).to(dev)
-            train_p = torch.as_tensor(getattr(self, "_train_p", np.ones(1)), dtype=torch.float32, device=dev)
-            order = torch.as_tensor(self._rows_by_level[0], device=dev) if cond_dim else None
-            starts = torch.as_tensor(self._rows_by_level[1], device=dev) if cond_dim else None
-
-            def draw(batch: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-                """Real rows and their condition vectors (training-by-sampling)."""
-                if not cond_dim:
-                    return batch[:b], None
-                level = torch.multinomial(train_p, b, replacement=True, generator=gen)
-                size = starts[level + 1] - starts[level]
-                u = torch.rand(b, generator=gen, device=dev)
-                rows = order[starts[level] + (u * size).long().clamp_max(size - 1)]
-                return X[rows], F.one_hot(level, cond_dim).float()
-
-            def generate(b: int, cond: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-                z = torch.randn(b, self.latent_dim, generator=gen, device=dev)
-                logits = G(z if cond is None else torch.cat([z, cond], dim=1))
-                return logits, activate(logits, self.gan_layout_, tau=self.tau, generator=gen)
-
-            def pack(rows: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-                full = rows if cond is None else torch.cat([rows, cond], dim=1)
-                return full.reshape(-1, self.pac * full.shape[1])
-
-            def step(batch: torch.Tensor) -> dict[str, float]:
-                b = max(self.pac, len(batch) - len(batch) % self.pac)
-                if len(batch) < b:  # the only batch of a small table: draw with replacement
-                    batch = X[torch.randint(len(X), (b,), generator=gen, device=dev)]
-                for _ in range(self.discriminator_steps):
-                    real, cond = draw(batch, b)
-                    _, fake = generate(b, cond)
-                    real_p, fake_p = pack(real, cond), pack(fake.detach(), cond)
-                    d_real, d_fake = D(real_p), D(fake_p)
-                    gp = gradient_penalty(D, real_p, fake_p, generator=gen)
-                    loss_d = critic_loss(d_real, d_fake) + self.gp_weight * gp
-                    opt_d.zero_grad(set_to_none=True)
-                    loss_d.backward()
-                    opt_d.step()
-                _, cond = draw(batch, b)
-                logits, fake = generate(b, cond)
-                loss_g = -D(pack(fake, cond)).mean()
-                ce = torch.zeros((), device=dev)
-                if cond is not None:
-                    # the condition must show in the output, or the critic's hint is all G gets
-                    s = self.condition_span_
-                    ce = F.cross_entropy(logits[:, s.start : s.end], cond.argmax(dim=1))
-                opt_g.zero_grad(set_to_none=True)
-                (loss_g + ce).backward()
-                opt_g.step()
-                if G_avg is not None:
-                    # a shorter memory at first, so a short run is not an average of its start
-                    n_steps[0] += 1
-                    decay = min(self.ema_decay, (1 + n_steps[0]) / (10 + n_steps[0]))
-                    with torch.no_grad():
-                        for p_avg, p in zip(G_avg.parameters(), G.parameters(), strict=True):
-                            p_avg.lerp_(p, 1.0 - decay)
-                        for b_avg, b in zip(G_avg.buffers(), G.buffers(), strict=True):
-                            b_avg.copy_(b)
-                return {
-                    "critic": loss_d.item(), "generator": loss_g.item(),
-                    "wasserstein": (d_real.mean() - d_fake.mean()).item(),
-                    "gradient_penalty": gp.item(), "condition": ce.item(),
-                }
-
-            G.train()
-            D.train()
-            history = train_epochs(step, X, epochs=int(self.epochs), batch_size=step_size,
-                                   generator=gen, verbose=self.verbose, desc="GAN", drop_last=True)
-        G = G_avg if G_avg is not None else G
-        G.eval()
-        D.eval()
-        self.generator_, self.discriminator_ = G, D
+            run = WGANTraining(self, self._X_gan, cond_dim, seed, dev)
+            history = run.train(int(self.epochs), step_size)
+        self.generator_, self.discriminator_ = run.final_networks()
         self.loss_history_ = history
         del self._X_gan
 

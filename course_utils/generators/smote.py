@@ -16,7 +16,9 @@ imbalanced-learn expects (:func:`totals_for`: its ``sampling_strategy`` dict hol
 *total* count per class after resampling, real rows included, not the number of new
 rows), a generator on the course contract (:class:`SMOTESynthesizer`, a DataFrame in
 and a repaired DataFrame out, in "replace" or "bulk" mode) and a closeness filter
-(:func:`nearest_real_distance`, :func:`closeness_filter`) that drops synthetic rows
+(:func:`~course_utils.evaluation.closeness.nearest_real_distance` and
+:func:`~course_utils.evaluation.closeness.closeness_filter`, defined with the metrics
+in :mod:`course_utils.evaluation` and re-exported here) that drops synthetic rows
 identical or very close to a real patient.
 """
 
@@ -29,7 +31,9 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
-from ..config import check_random_state
+from ..config import make_rng
+from ..encoding import TableEncoding
+from ..evaluation.closeness import closeness_filter, nearest_real_distance
 from ..schema import Metadata
 from .base import Synthesizer, repair_frame
 
@@ -115,7 +119,7 @@ def smote_from_scratch(
             f"SMOTE with k={k} needs at least k + 1 = {k + 1} rows of the class, got {n}; "
             "lower k or collect more rows of this class"
         )
-    rng = check_random_state(random_state)
+    rng = make_rng(random_state)
     # Steps 1-3, vectorised: every row's k neighbours at once (column 0 is the row itself).
     nn = NearestNeighbors(n_neighbors=k + 1).fit(values)
     neighbours = nn.kneighbors(values, return_distance=False)[:, 1:]
@@ -180,124 +184,6 @@ def counts_in_proportion(n: int, weights: Mapping[Any, float]) -> dict[Any, int]
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
-
-
-# -- closeness -----------------------------------------------------------------------------
-def _encode_for_distance(
-    reference: pd.DataFrame, other: pd.DataFrame, columns: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric columns standardised with the reference's mean and sd; categoricals one-hot."""
-    ref_parts, oth_parts = [], []
-    for c in columns:
-        r, o = reference[c], other[c]
-        if pd.api.types.is_numeric_dtype(r.dtype) or pd.api.types.is_bool_dtype(r.dtype):
-            rv, ov = r.to_numpy(dtype=float), o.to_numpy(dtype=float)
-            sd = rv.std()
-            sd = sd if sd > 0 else 1.0
-            ref_parts.append(((rv - rv.mean()) / sd)[:, None])
-            oth_parts.append(((ov - rv.mean()) / sd)[:, None])
-        else:
-            levels = pd.unique(pd.concat([r.astype(object), o.astype(object)]).dropna())
-            ref_parts.append(np.stack([(r.astype(object) == v).to_numpy(float) for v in levels], axis=1))
-            oth_parts.append(np.stack([(o.astype(object) == v).to_numpy(float) for v in levels], axis=1))
-    return np.hstack(ref_parts), np.hstack(oth_parts)
-
-
-def nearest_real_distance(
-    real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str] | None = None
-) -> pd.Series:
-    """Distance from each synthetic row to its nearest real row, indexed like ``synthetic``.
-
-    Metric card:
-        definition: Euclidean distance to the closest real row ("distance to closest
-            record", DCR) after standardising every numeric column with the *real* rows'
-            mean and standard deviation (categorical columns one-hot encoded), so that age
-            in years does not drown a 0/1 flag.
-        range: 0 (an exact copy of a real row) upwards.
-        ideal: no lower than the same distances of real patients the generator never saw
-            (pass the holdout as ``synthetic`` for that reference).
-        what fools it: the scaling (one wide column dominates the rest), duplicated
-            patients in the real data, and raw output: apply it to repaired rows (rounded,
-            one-hot groups fixed), because unrepaired rows are not what gets shared.
-        source: DCR as used by Park et al. (2018), "Data synthesis based on generative
-            adversarial networks", PVLDB 11(10); lesson 04 covers it with the holdout reference.
-
-    The result is a Series carrying ``synthetic``'s own index, so a distance can never be
-    attached to another row.
-    """
-    if not isinstance(real, pd.DataFrame) or not isinstance(synthetic, pd.DataFrame):
-        raise TypeError("real and synthetic must be pandas DataFrames")
-    columns = list(real.columns) if columns is None else list(columns)
-    missing = [c for c in columns if c not in synthetic.columns or c not in real.columns]
-    if missing:
-        raise ValueError(f"column(s) {missing} are not in both tables")
-    if len(real) == 0:
-        raise ValueError("the real table is empty")
-    if real[columns].isna().any().any() or synthetic[columns].isna().any().any():
-        raise ValueError("distances need complete rows; impute or drop missing values first")
-    ref, oth = _encode_for_distance(real, synthetic, columns)
-    if len(oth) == 0:
-        return pd.Series([], index=synthetic.index, dtype=float, name="distance")
-    dist, _ = NearestNeighbors(n_neighbors=1).fit(ref).kneighbors(oth)
-    return pd.Series(dist[:, 0], index=synthetic.index, name="distance")
-
-
-def closeness_filter(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    share: float = 0.1,
-    metadata: Metadata | None = None,
-    columns: list[str] | None = None,
-    return_distances: bool = False,
-) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
-    """Drop synthetic rows identical to a real row, then the ``share`` closest of the rest.
-
-    1. If ``metadata`` is given, repair the synthetic rows first (integers rounded,
-       one-hot groups fixed), because rows are shared after repair and repair can turn
-       a near copy into an exact copy.
-    2. Compute :func:`nearest_real_distance` (scaled features; each distance is attached
-       to its own row by index label, never by position).
-    3. Drop every row at distance 0 (an exact copy of a real patient).
-    4. Of the rest, drop the ``round(share * remaining)`` rows closest to any real row;
-       ties are broken by index label, so the result does not depend on row order.
-
-    Returns the kept rows in their original order with their original index (and the
-    distances of all rows when ``return_distances=True``). Expect to lose more than
-    ``share`` of the rows: generate about twice what you need. The synthetic index must
-    be unique.
-    """
-    if not 0 <= share < 1:
-        raise ValueError(f"share must be a fraction in [0, 1), got {share}")
-    if not isinstance(synthetic, pd.DataFrame):
-        raise TypeError(f"synthetic must be a pandas DataFrame, got {type(synthetic).__name__}")
-    if not synthetic.index.is_unique:
-        raise ValueError("the synthetic rows need a unique index: distances are attached by index label")
-    if metadata is not None:
-        dtypes = {c: real[c].dtype for c in metadata.names}
-        repaired = repair_frame(synthetic[metadata.names], metadata, dtypes)
-        repaired.index = synthetic.index
-        synthetic = synthetic.assign(**{c: repaired[c] for c in metadata.names})
-    distance = nearest_real_distance(real, synthetic, columns)
-    keep = distance > 0
-    remaining = distance[keep]
-    n_drop = int(round(share * len(remaining)))
-    if n_drop:
-        # Sort by distance, then by index label: ties never depend on the row order.
-        order = np.lexsort((_label_ranks(remaining.index), remaining.to_numpy()))
-        keep[remaining.index[order[:n_drop]]] = False
-    kept = synthetic.loc[keep.to_numpy()]
-    return (kept, distance) if return_distances else kept
-
-
-def _label_ranks(index: pd.Index) -> np.ndarray:
-    """Rank of each index label among the labels (by their text when types are mixed)."""
-    try:
-        order = np.argsort(index.to_numpy(), kind="stable")
-    except TypeError:
-        order = np.argsort(index.astype(str).to_numpy(), kind="stable")
-    ranks = np.empty(len(index), dtype=int)
-    ranks[order] = np.arange(len(index))
-    return ranks
 
 
 # -- the generator on the course contract ------------------------------------------------
@@ -422,20 +308,21 @@ class SMOTESynthesizer(Synthesizer):
         return [c for c, n in self.class_counts_.items() if n < top] or list(self.classes_)
 
     def _encode(self, df: pd.DataFrame) -> np.ndarray:
-        """Features as one float matrix: numeric (optionally scaled), then category codes."""
-        num = df[self._num_cols].to_numpy(dtype=float)
-        if not hasattr(self, "_mean"):
-            self._mean = num.mean(axis=0) if self.scale else np.zeros(num.shape[1])
-            sd = num.std(axis=0) if self.scale else np.ones(num.shape[1])
-            self._sd = np.where(sd > 0, sd, 1.0)
-        parts = [(num - self._mean) / self._sd]
-        for c in self._cat_cols:
-            if c in self._groups:
-                parts.append(df[self._groups[c]].to_numpy(dtype=float).argmax(axis=1)[:, None])
-            else:
-                cats = list(self.metadata_[c].categories or [])
-                parts.append(pd.Categorical(df[c], categories=cats).codes[:, None].astype(float))
-        return np.hstack(parts)
+        """Features as one float matrix: numbers (standardised with ``scale``), then category codes.
+
+        The course's encoding layer with SMOTE's settings: every number and flag
+        standardised (or left as is), categories and one-hot groups as ordinal codes, so
+        that imbalanced-learn interpolates the numbers and votes on the codes.
+        """
+        meta = self.metadata_.select(self.features_)
+        encoding = TableEncoding(categories="ordinal", levels="metadata",
+                                 numbers="standard" if self.scale else "none", scale_binary=True,
+                                 missing="error", groups="ordinal" if self._cat_cols else "columns")
+        X = encoding.fit(df, meta, order=self._num_cols + self._cat_cols).transform(df, "training table")
+        numbers = encoding.codes_[: len(self._num_cols)]
+        self._mean = np.array([c.center for c in numbers])
+        self._sd = np.array([c.scale for c in numbers])
+        return X
 
     def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         out: dict[str, Any] = {}
@@ -479,7 +366,7 @@ class SMOTESynthesizer(Synthesizer):
         unknown = [c for c in n_new_per_class if c not in self.classes_]
         if unknown:
             raise ValueError(f"unknown class(es) {unknown} of {self.target!r}; classes: {self.classes_}")
-        rng = self._rng if random_state is None else check_random_state(random_state)
+        rng = self._rng if random_state is None else make_rng(random_state)
         raw = self._generate_filtered({c: int(v) for c, v in n_new_per_class.items()}, rng)
         return repair_frame(raw, self.metadata_, self.dtypes_)
 

@@ -293,53 +293,13 @@ class VAESynthesizer(Synthesizer):
             model = TabularVAE(X.shape[1], int(self.latent_dim), [int(h) for h in self.hidden],
                                n_numeric, float(self.dropout), bool(self.variational)).to(dev)
             model.init_output_bias(X, layout)
-            opt = torch.optim.Adam(model.parameters(), lr=float(self.learning_rate),
-                                   weight_decay=float(self.weight_decay))
-            steps_per_epoch = -(-len(X) // int(self.batch_size))
-            total_steps = steps_per_epoch * int(self.epochs)
-            warmup_steps = steps_per_epoch * int(self.kl_warmup)
-            n_steps = [0]
-
-            def kl_weight() -> float:
-                # a KL weight rising from 0 lets the codes carry information about the rows
-                # before the pull towards N(0, I) sets in (Bowman et al. 2016)
-                ramp = min(1.0, n_steps[0] / warmup_steps) if warmup_steps else 1.0
-                return float(self.beta) * ramp
-
-            def losses(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-                logits, mu, log_var = model(batch, g)
-                lv = model.output_log_var() if self.learn_variance else None
-                rec, parts = reconstruction_loss(logits, batch, layout, numeric_log_var=lv)
-                kl = kl_divergence(mu, log_var) if self.variational else rec.new_zeros(())
-                loss = rec + kl_weight() * kl if self.variational else rec
-                return loss, {"loss": float(loss.detach()), "reconstruction": float(rec.detach()),
-                              "kl": float(kl.detach()), **parts}
-
-            def step(batch: torch.Tensor) -> dict[str, float]:
-                if self.lr_decay:
-                    # cosine decay to a tenth: large steps early, small ones to settle at the end
-                    frac = min(1.0, n_steps[0] / max(1, total_steps))
-                    for group in opt.param_groups:
-                        group["lr"] = float(self.learning_rate) * (0.1 + 0.45 * (1 + np.cos(np.pi * frac)))
-                opt.zero_grad(set_to_none=True)
-                loss, parts = losses(batch)
-                loss.backward()
-                opt.step()
-                n_steps[0] += 1
-                return parts
-
-            def validate() -> dict[str, float]:
-                model.eval()
-                with torch.no_grad():
-                    _, parts = losses(val)
-                model.train()
-                return {"val_loss": parts["loss"]}
-
+            run = _VAETraining(self, model, layout, g, len(X))
             stopper = EarlyStopping(int(self.patience), monitor="val_loss") if self.early_stopping else None
             model.train()
             self.loss_history_ = train_epochs(
-                step, X, epochs=int(self.epochs), batch_size=int(self.batch_size), generator=g,
-                verbose=bool(self.verbose), desc="VAE", validate=validate if val is not None else None,
+                run.step, X, epochs=int(self.epochs), batch_size=int(self.batch_size), generator=g,
+                verbose=bool(self.verbose), desc="VAE",
+                validate=(lambda: run.validate(val)) if val is not None else None,
                 early_stopping=stopper, modules=[model],
             )
         model.eval()
@@ -464,11 +424,64 @@ class VAESynthesizer(Synthesizer):
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.model_.latent_dim:
             raise ValueError(f"codes must have shape (n, {self.model_.latent_dim}), got {tuple(z.shape)}")
-        from ..config import check_random_state
+        from ..config import make_rng
 
-        rng = self._rng if random_state is None else check_random_state(random_state)
+        rng = self._rng if random_state is None else make_rng(random_state)
         return self._decode_codes(z, make_generator(torch_seed(rng)), rng)
 
     def reconstruct(self, df: pd.DataFrame, random_state: int | None = None) -> pd.DataFrame:
         """Encode the rows of ``df`` and decode them again (what the autoencoder learned)."""
         return self.decode(self.encode(df), random_state=random_state)
+
+
+class _VAETraining:
+    """The steps of one VAE training run: the loss, the optimiser step with its schedules, validation."""
+
+    def __init__(self, vae: VAESynthesizer, model: TabularVAE, layout: list, generator: torch.Generator,
+                 n_rows: int):
+        self.vae, self.model, self.layout, self.generator = vae, model, layout, generator
+        self.opt = torch.optim.Adam(model.parameters(), lr=float(vae.learning_rate),
+                                    weight_decay=float(vae.weight_decay))
+        steps_per_epoch = -(-n_rows // int(vae.batch_size))
+        self.total_steps = steps_per_epoch * int(vae.epochs)
+        self.warmup_steps = steps_per_epoch * int(vae.kl_warmup)
+        self.n_steps = 0
+
+    def kl_weight(self) -> float:
+        """The KL term's weight at this step (``beta``, ramped up over ``kl_warmup`` epochs)."""
+        # a KL weight rising from 0 lets the codes carry information about the rows
+        # before the pull towards N(0, I) sets in (Bowman et al. 2016)
+        ramp = min(1.0, self.n_steps / self.warmup_steps) if self.warmup_steps else 1.0
+        return float(self.vae.beta) * ramp
+
+    def losses(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of a batch (reconstruction + weighted KL) and its parts for the history."""
+        logits, mu, log_var = self.model(batch, self.generator)
+        lv = self.model.output_log_var() if self.vae.learn_variance else None
+        rec, parts = reconstruction_loss(logits, batch, self.layout, numeric_log_var=lv)
+        kl = kl_divergence(mu, log_var) if self.vae.variational else rec.new_zeros(())
+        loss = rec + self.kl_weight() * kl if self.vae.variational else rec
+        return loss, {"loss": float(loss.detach()), "reconstruction": float(rec.detach()),
+                      "kl": float(kl.detach()), **parts}
+
+    def step(self, batch: torch.Tensor) -> dict[str, float]:
+        """One optimiser step on a batch (with the cosine learning-rate decay when asked)."""
+        if self.vae.lr_decay:
+            # cosine decay to a tenth: large steps early, small ones to settle at the end
+            frac = min(1.0, self.n_steps / max(1, self.total_steps))
+            for group in self.opt.param_groups:
+                group["lr"] = float(self.vae.learning_rate) * (0.1 + 0.45 * (1 + np.cos(np.pi * frac)))
+        self.opt.zero_grad(set_to_none=True)
+        loss, parts = self.losses(batch)
+        loss.backward()
+        self.opt.step()
+        self.n_steps += 1
+        return parts
+
+    def validate(self, val: torch.Tensor) -> dict[str, float]:
+        """The loss on the held-out rows, without training."""
+        self.model.eval()
+        with torch.no_grad():
+            _, parts = self.losses(val)
+        self.model.train()
+        return {"val_loss": parts["loss"]}

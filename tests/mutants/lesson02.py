@@ -10,7 +10,8 @@ import pandas as pd
 from course_utils.checks.lesson02 import exercise_split, holdout_metrics, make_model
 from course_utils.config import SEED
 from course_utils.data import STROKE_TARGET
-from course_utils.generators.smote import SMOTESynthesizer, nearest_real_distance
+from course_utils.evaluation.closeness import nearest_real_distance
+from course_utils.generators.smote import SMOTESynthesizer
 
 T = STROKE_TARGET
 
