@@ -19,7 +19,10 @@ process that still carries it (the backstop where no sandbox is available).
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,7 +45,7 @@ NO_SANDBOX_WARNING = (
 
 def _works(cmd: Sequence[str]) -> bool:
     try:
-        done = subprocess.run([*cmd, "/bin/true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        done = subprocess.run(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return False
@@ -56,11 +59,16 @@ def available() -> str:
         return "none"
     bwrap = shutil.which("bwrap")
     if bwrap and _works([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                         "--unshare-pid", "--unshare-net", "--tmpfs", "/tmp", "--"]):
+                         "--unshare-pid", "--unshare-net", "--tmpfs", "/tmp", "--", "/bin/true"]):
         return "bwrap"
-    if shutil.which("unshare") and _works(_unshare_prefix()):
+    if shutil.which("unshare") and _unshare_works():
         return "unshare"
     return "none"
+
+
+def _unshare_works() -> bool:
+    with tempfile.TemporaryDirectory(prefix="course-sandbox-probe-") as tmp:
+        return _works(unshare_command([sys.executable, "-c", "pass"], tmp))
 
 
 def resolve(choice: str | None) -> str:
@@ -69,14 +77,15 @@ def resolve(choice: str | None) -> str:
         return available()
     if choice not in SANDBOXES:
         raise ValueError(f"unknown sandbox {choice!r}; choose one of {SANDBOXES} or 'auto'")
-    if choice != "none" and available() != choice and not (choice == "unshare" and _works(_unshare_prefix())):
+    if choice != "none" and available() != choice and not (choice == "unshare" and _unshare_works()):
         raise ValueError(f"the sandbox {choice!r} does not work on this machine")
     return choice
 
 
 def _unshare_prefix() -> list[str]:
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--"]
+    # A user namespace even for root: the run's capabilities then end at its namespaces.
+    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "--pid",
+            "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--"]
 
 
 def _under(path: Path, root: Path) -> bool:
@@ -101,50 +110,64 @@ def needed_paths() -> list[Path]:
     return sorted(out, key=lambda p: len(p.parts))
 
 
-def bwrap_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
-    """``cmd`` wrapped in bubblewrap: read-only system, private temp and HOME, ``run_dir`` writable.
+def plan(run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[tuple[str, ...]]:
+    """The file-system view of a run, as steps applied in order over a read-only ``/``.
 
-    ``hide``: files and folders the run must not see (other submissions, the grader's
-    output). A folder is covered by an empty one; where it also holds something the run
-    needs (e.g. the course folder itself), each file in ``hide`` is covered by /dev/null.
+    Steps: ``("tmpfs", path)`` an empty private folder over ``path``; ``("ro-bind",
+    source, path)`` and ``("bind", source, path)`` show ``source`` at ``path``, read-only
+    or writable. ``hide``: files and folders the run must not see (other submissions,
+    the grader's output). A folder is covered by an empty one; where it also holds
+    something the run needs (e.g. the course folder itself), each file in ``hide`` is
+    covered by /dev/null instead.
     """
     run_dir = _real(run_dir)
     needed = needed_paths()
-    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    steps: list[tuple[str, ...]] = []
     blank: list[Path] = []
     for root in (Path("/tmp"), _real(tempfile.gettempdir()), _real(Path.home()), Path("/dev/shm"),
                  Path("/var/tmp"), Path("/run/user")):
         if root.is_dir() and root not in blank and root != Path("/"):
             blank.append(root)
-    for root in blank:
-        args += ["--tmpfs", str(root)]
+    steps += [("tmpfs", str(root)) for root in blank]
     # Put back what the run needs and the blank folders covered (e.g. a course in HOME).
     rebound = [p for p in needed if any(_under(p, root) and p != root for root in blank)]
-    for path in rebound:
-        args += ["--ro-bind", str(path), str(path)]
+    steps += [("ro-bind", str(path), str(path)) for path in rebound]
 
     def visible(path: Path) -> bool:
         return not any(_under(path, root) for root in blank) or any(_under(path, n) for n in rebound)
 
-    for item in hide:
-        path = _real(item)
+    hidden = [_real(h) for h in hide]
+    for path in hidden:
         if not path.exists() or not visible(path) or _under(run_dir, path):
             continue
         if path.is_dir():
             # A folder that also holds the course stays; its listed files are masked below.
             if not any(_under(n, path) for n in needed):
-                args += ["--tmpfs", str(path)]
-        elif not any(_under(path, d) for d in map(_real, hide) if d.is_dir() and d != path
+                steps.append(("tmpfs", str(path)))
+        elif not any(_under(path, d) for d in hidden if d.is_dir() and d != path
                      and not any(_under(n, d) for n in needed)):
-            args += ["--ro-bind", "/dev/null", str(path)]
-    args += ["--bind", str(run_dir), str(run_dir), "--chdir", str(run_dir), "--", *cmd]
-    return args
+            steps.append(("ro-bind", "/dev/null", str(path)))
+    steps.append(("bind", str(run_dir), str(run_dir)))
+    return steps
 
 
-def unshare_command(cmd: Sequence[str], run_dir: str | Path) -> list[str]:
-    """``cmd`` in its own process, network and IPC namespaces (no file-system confinement)."""
-    return [*_unshare_prefix(), *cmd]
+def bwrap_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
+    """``cmd`` wrapped in bubblewrap with the view of :func:`plan`, in ``run_dir``."""
+    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+            "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for step in plan(run_dir, hide):
+        args += [f"--{step[0]}", *step[1:]]
+    return [*args, "--chdir", str(_real(run_dir)), "--", *cmd]
+
+
+def unshare_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
+    """``cmd`` in new user, mount, process, network and IPC namespaces with the view of :func:`plan`.
+
+    The mounts are made by :func:`_inside` (``python -m course_utils.sandbox``), which
+    then drops every capability before it runs ``cmd``.
+    """
+    spec = json.dumps({"steps": plan(run_dir, hide), "chdir": str(_real(run_dir))})
+    return [*_unshare_prefix(), sys.executable, "-m", "course_utils.sandbox", spec, "--", *cmd]
 
 
 def wrap(kind: str, cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
@@ -152,7 +175,7 @@ def wrap(kind: str, cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str 
     if kind == "bwrap":
         return bwrap_command(cmd, run_dir, hide)
     if kind == "unshare":
-        return unshare_command(cmd, run_dir)
+        return unshare_command(cmd, run_dir, hide)
     return list(cmd)
 
 
@@ -202,5 +225,104 @@ def end_run(proc: subprocess.Popen, token: str) -> None:
     sweep(token)
 
 
-__all__ = ["MARKER_VAR", "NO_SANDBOX_WARNING", "SANDBOXES", "available", "bwrap_command", "end_run",
+# -- inside the unshare namespaces ----------------------------------------------------------
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC = 32, 4096, 16384
+_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+_KEPT_FLAGS = {2: _MS_NOSUID, 4: _MS_NODEV, 8: _MS_NOEXEC, 1024: _MS_NOATIME, 2048: _MS_NODIRATIME,
+               4096: _MS_RELATIME}  # statvfs flag -> mount flag that a user namespace must keep
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def enc(v: str | None) -> bytes | None:
+        return None if v is None else v.encode()
+
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _read_only(libc, target: str) -> None:
+    kept = 0
+    for st, ms in _KEPT_FLAGS.items():
+        if os.statvfs(target).f_flag & st:
+            kept |= ms
+    _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept)
+
+
+def _writable(libc, target: str) -> None:
+    kept = 0
+    for st, ms in _KEPT_FLAGS.items():
+        if os.statvfs(target).f_flag & st:
+            kept |= ms
+    _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | kept)
+
+
+def _mount_points() -> list[str]:
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        field = line.split(" ")[4]
+        points.append(re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1), 8)), field))
+    return sorted(set(points), key=len)
+
+
+def _loopback_up() -> None:
+    """Bring up ``lo`` in the new network namespace: the kernel and its client talk over it."""
+    import fcntl
+    import socket
+    import struct
+
+    siocsifflags, iff_up, iff_loopback, iff_running = 0x8914, 0x1, 0x8, 0x40
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14s", b"lo", iff_up | iff_loopback | iff_running, b""))
+
+
+def _inside(spec: dict, cmd: list[str]) -> None:
+    """Apply a :func:`plan` over a read-only ``/``, drop every capability, then exec ``cmd``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    steps = [tuple(s) for s in spec["steps"]]
+    # Sources may lie under a folder a later step covers: hold them open first.
+    held = {s[1]: os.open(s[1], os.O_PATH) for s in steps if s[0] != "tmpfs"}
+    for point in _mount_points():
+        if point.startswith(("/proc", "/sys")):
+            continue
+        try:
+            _read_only(libc, point)
+        except OSError:
+            pass  # a mount this namespace may not touch stays as it is (it is not ours to write)
+    for kind, *rest in steps:
+        target = rest[-1]
+        if kind == "tmpfs":
+            _mount(libc, "tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
+            continue
+        source = f"/proc/self/fd/{held[rest[0]]}"
+        if not os.path.exists(target):
+            if os.path.isdir(source):
+                os.makedirs(target, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                open(target, "a").close()
+        _mount(libc, source, target, None, _MS_BIND | _MS_REC)
+        if kind == "ro-bind":
+            _read_only(libc, target)
+        else:  # a bind copies the read-only flag this namespace gave its source: lift it
+            _writable(libc, target)
+    for fd in held.values():
+        os.close(fd)
+    _loopback_up()
+    pr_capbset_drop, pr_set_no_new_privs = 24, 38
+    for cap in range(64):
+        libc.prctl(pr_capbset_drop, cap, 0, 0, 0)
+    libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0)
+    os.chdir(spec["chdir"])
+    os.execvp(cmd[0], cmd)
+
+
+__all__ = ["MARKER_VAR", "NO_SANDBOX_WARNING", "SANDBOXES", "available", "bwrap_command", "end_run", "plan",
+           "unshare_command",
            "processes_with_marker", "resolve", "sweep", "wrap"]
+
+
+if __name__ == "__main__":
+    _spec, _sep, *_cmd = sys.argv[1:]
+    _inside(json.loads(_spec), _cmd)

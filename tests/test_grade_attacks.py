@@ -9,7 +9,8 @@ the blank exercise with one hostile cell per attack in :data:`ATTACKS`. Afterwar
 - nothing was written to HOME, the course folder or the data folder;
 - no process of the batch survives the grader.
 
-Needs a working sandbox (bubblewrap); skipped where none is available.
+Needs a working sandbox (bubblewrap); skipped where none is available. The fallback
+sandbox (``unshare``) gets one confinement test of its own.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ import pytest
 from course_utils import grade as G
 from course_utils import sandbox
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sandbox.available() != "bwrap", reason="needs bubblewrap (bwrap)")]
+pytestmark = pytest.mark.slow  # runs notebooks in fresh kernels
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "01_clinical_tables.ipynb"
@@ -208,6 +208,8 @@ def _survivors(batch: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
+    if sandbox.available() != "bwrap":
+        pytest.skip("needs bubblewrap (bwrap)")
     root = tmp_path_factory.mktemp("attacks")
     subs, out = root / "submissions", root / "results" / "grades.csv"
     subs.mkdir()
@@ -288,3 +290,48 @@ def test_the_sandbox_hides_submissions_output_and_grader(batch):
 
 def test_no_process_of_the_batch_survives(batch):
     assert batch["survivors"] == []
+
+
+def test_the_unshare_sandbox_confines_a_notebook(tmp_path):
+    """The fallback sandbox: same view of the files, no other process, a working kernel."""
+    from course_utils.notebook_runner import STATUS_OK, run_notebook
+
+    if not sandbox._unshare_works():
+        pytest.skip("unshare namespaces do not work here")
+    victim = tmp_path / "victim.ipynb"
+    victim.write_text("{}", encoding="utf-8")
+    probe = f"""
+import os
+wrote = []
+for path in ({str(HOME_MARK)!r}, {str(REPO_MARK)!r}, {str(DATA_MARK)!r}, {str(LESSON01)!r}, {str(victim)!r}):
+    try:
+        with open(path, 'a') as fh:
+            fh.write('')
+        wrote.append(path)
+    except OSError:
+        pass
+with open('mine.txt', 'w') as fh:  # its own folder stays writable
+    fh.write('x')
+procs = [p for p in os.listdir('/proc') if p.isdigit()]
+seen = os.path.exists({str(victim)!r})
+raise RuntimeError(f'PROBE wrote={{wrote}} victim={{seen}} procs={{len(procs)}}')
+"""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("whas_unique_share = 0.5"), nbformat.v4.new_code_cell(probe)]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i}"
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    before = LESSON01.read_bytes()
+    result = run_notebook(path, "01", cell_timeout=60, timeout=180, sandbox_kind="unshare")
+    if LESSON01.read_bytes() != before:
+        LESSON01.write_bytes(before)
+    assert result.status == STATUS_OK, result.detail
+    assert result.sandbox == "unshare"
+    message = next((e.evalue for e in result.cell_errors if "PROBE" in e.evalue), str(result.cell_errors))
+    # only its private HOME (an empty folder that vanishes with the run) took the write
+    assert f"wrote=[{str(HOME_MARK)!r}] victim=False" in message, message
+    assert int(message.rsplit("procs=", 1)[1]) < 10, message  # only the run's own processes
+    assert {c["id"]: c["status"] for c in result.checks}["01.whas_unique"] == "failed"  # judged, by value
+    for mark in (HOME_MARK, REPO_MARK, DATA_MARK):
+        assert not mark.exists()
