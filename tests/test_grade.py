@@ -205,6 +205,32 @@ def test_grade_refuses_without_a_sandbox_unless_asked(tmp_path, monkeypatch, cap
     assert not (tmp_path / "g.csv").exists()
 
 
+def test_without_a_sandbox_a_right_notebook_keeps_its_marks_and_its_child_is_swept(tmp_path, monkeypatch):
+    """The backstop where no sandbox works: every process carrying the run's marker dies."""
+    import os
+    import uuid
+
+    batch = uuid.uuid4().hex
+    monkeypatch.setenv("COURSE_SWEEP_TEST", batch)
+    path = _tiny(tmp_path / "x.ipynb",
+                 "from course_utils.data import load_whas500\nwhas = load_whas500()\n"
+                 "counts = whas.value_counts(['age', 'gender'])\n"
+                 "whas_unique_share = (counts == 1).sum() / len(whas)",
+                 "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        time.sleep(1)")
+    result = run_notebook(path, "01", cell_timeout=60, timeout=120, sandbox_kind="none")
+    assert result.status == "ok" and result.sandbox == "none", result.detail
+    assert {c["id"]: c["passed"] for c in result.checks}["01.whas_unique"]
+    needle = f"COURSE_SWEEP_TEST={batch}".encode()
+    left = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and needle in open(f"/proc/{entry}/environ", "rb").read().split(b"\0"):
+                left.append(entry)
+        except OSError:
+            pass
+    assert left == []
+
+
 def test_student_names():
     assert G.student_name("subs/alice.ipynb") == "alice"
     assert G.student_name("submitted/bob/01_clinical_tables.ipynb") == "bob"
