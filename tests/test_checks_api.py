@@ -111,6 +111,8 @@ def test_unsupported_values_are_wrong_answers_with_a_message():
     assert isinstance(inner, Unsupported) and "nested deeper" in inner.reason
     result = run_check("01.whas_unique", object())
     assert result.status == "failed" and "cannot read back" in result.message
+    nested = run_check("01.roundtrip", (object(), 1))
+    assert nested.status == "failed" and "holds (at [0]) a value of type object" in nested.message
 
 
 class _Boom:

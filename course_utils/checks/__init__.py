@@ -192,7 +192,7 @@ def judge(spec: CheckSpec, answer: Any, inputs: Any = None, **context: Any) -> C
     Runs in trusted code. ``inputs`` must be what :func:`check_inputs` built for the
     export, from the same seed. Never raises for a learner's answer.
     """
-    from .exchange import Raised, Unsupported
+    from .exchange import Raised
 
     if answer is MISSING:
         return CheckResult(spec.id, False, MISSING_MESSAGE.format(target=spec.target),
@@ -200,11 +200,39 @@ def judge(spec: CheckSpec, answer: Any, inputs: Any = None, **context: Any) -> C
     if isinstance(answer, Raised):
         return CheckResult(spec.id, False, answer.message or "the answer is not right yet", 0.0,
                            spec.points, spec.hint, answer.kind if answer.kind == "not answered" else "failed")
-    if isinstance(answer, Unsupported):
-        return CheckResult(spec.id, False, f"`{spec.target}` holds a value of {answer!r}, which the "
+    found = _unsupported_part(answer)
+    if found is not None:
+        where, part = found
+        why = f" ({part.reason})" if part.reason else ""
+        if spec.export is None:
+            what = f"`{spec.target}` holds{where}"
+        else:  # the probe's internal layout means nothing to a learner
+            what = f"what `{spec.target}` gave holds"
+        return CheckResult(spec.id, False, f"{what} a value of type {part.type_name}{why}, which the "
                            "grader cannot read back; answer with the kind of value the exercise asks for",
                            0.0, spec.points, spec.hint, "failed")
     return _verdict(spec, answer, inputs, context)
+
+
+def _unsupported_part(value: Any, where: str = "", depth: int = 0) -> tuple[str, Any] | None:
+    """The first :class:`~course_utils.checks.exchange.Unsupported` inside ``value``, and where."""
+    from .exchange import Unsupported
+
+    if isinstance(value, Unsupported):
+        return (f" (at {where})" if where else ""), value
+    if depth > 30:
+        return None
+    if isinstance(value, list | tuple):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    for key, item in items:
+        found = _unsupported_part(item, f"{where}[{key!r}]", depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def run_check(check_id: str, obj: Any, **context: Any) -> CheckResult:
