@@ -110,7 +110,19 @@ def needed_paths() -> list[Path]:
     return sorted(out, key=lambda p: len(p.parts))
 
 
-def plan(run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[tuple[str, ...]]:
+def private_roots() -> list[Path]:
+    """Folders every run gets empty and private: the temporary folders and HOME."""
+    roots: list[Path] = []
+    for root in (Path("/tmp"), _real(tempfile.gettempdir()), _real(Path.home()), Path("/dev/shm"),
+                 Path("/var/tmp"), Path("/run/user")):
+        if root.is_dir() and root not in roots and root != Path("/"):
+            roots.append(root)
+    return roots
+
+
+def plan(run_dir: str | Path, hide: Iterable[str | Path] = (), *,
+         private: Sequence[str | Path] | None = None, needed: Sequence[str | Path] | None = None,
+         ) -> list[tuple[str, ...]]:
     """The file-system view of a run, as steps applied in order over a read-only ``/``.
 
     Steps: ``("tmpfs", path)`` an empty private folder over ``path``; ``("ro-bind",
@@ -118,16 +130,13 @@ def plan(run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[tuple[str
     or writable. ``hide``: files and folders the run must not see (other submissions,
     the grader's output). A folder is covered by an empty one; where it also holds
     something the run needs (e.g. the course folder itself), each file in ``hide`` is
-    covered by /dev/null instead.
+    covered by /dev/null instead. ``private`` (default :func:`private_roots`) and
+    ``needed`` (default :func:`needed_paths`) are there for tests.
     """
     run_dir = _real(run_dir)
-    needed = needed_paths()
+    needed = needed_paths() if needed is None else [_real(p) for p in needed]
     steps: list[tuple[str, ...]] = []
-    blank: list[Path] = []
-    for root in (Path("/tmp"), _real(tempfile.gettempdir()), _real(Path.home()), Path("/dev/shm"),
-                 Path("/var/tmp"), Path("/run/user")):
-        if root.is_dir() and root not in blank and root != Path("/"):
-            blank.append(root)
+    blank = private_roots() if private is None else [_real(p) for p in private]
     steps += [("tmpfs", str(root)) for root in blank]
     # Put back what the run needs and the blank folders covered (e.g. a course in HOME).
     rebound = [p for p in needed if any(_under(p, root) and p != root for root in blank)]
@@ -151,22 +160,24 @@ def plan(run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[tuple[str
     return steps
 
 
-def bwrap_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
-    """``cmd`` wrapped in bubblewrap with the view of :func:`plan`, in ``run_dir``."""
+def bwrap_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = (),
+                  steps: list[tuple[str, ...]] | None = None) -> list[str]:
+    """``cmd`` wrapped in bubblewrap with the view of :func:`plan` (or ``steps``), in ``run_dir``."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for step in plan(run_dir, hide):
+    for step in plan(run_dir, hide) if steps is None else steps:
         args += [f"--{step[0]}", *step[1:]]
     return [*args, "--chdir", str(_real(run_dir)), "--", *cmd]
 
 
-def unshare_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = ()) -> list[str]:
+def unshare_command(cmd: Sequence[str], run_dir: str | Path, hide: Iterable[str | Path] = (),
+                    steps: list[tuple[str, ...]] | None = None) -> list[str]:
     """``cmd`` in new user, mount, process, network and IPC namespaces with the view of :func:`plan`.
 
     The mounts are made by :func:`_inside` (``python -m course_utils.sandbox``), which
     then drops every capability before it runs ``cmd``.
     """
-    spec = json.dumps({"steps": plan(run_dir, hide), "chdir": str(_real(run_dir))})
+    spec = json.dumps({"steps": plan(run_dir, hide) if steps is None else steps, "chdir": str(_real(run_dir))})
     return [*_unshare_prefix(), sys.executable, "-m", "course_utils.sandbox", spec, "--", *cmd]
 
 
@@ -319,7 +330,7 @@ def _inside(spec: dict, cmd: list[str]) -> None:
 
 
 __all__ = ["MARKER_VAR", "NO_SANDBOX_WARNING", "SANDBOXES", "available", "bwrap_command", "end_run", "plan",
-           "unshare_command",
+           "private_roots", "unshare_command",
            "processes_with_marker", "resolve", "sweep", "wrap"]
 
 
