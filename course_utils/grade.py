@@ -150,7 +150,8 @@ def grade(
     ``feedback_dir`` defaults to ``feedback/`` next to ``out``. Rows come in the order
     of ``paths``, checks in their registration order. ``sandbox_kind`` as in
     :func:`~course_utils.notebook_runner.run_notebook`; every run is denied a view of
-    every submission, of ``out`` and of the feedback folder.
+    every submission, of ``out`` and of the feedback folder. Where ``"auto"`` finds no
+    sandbox, ``ValueError``: pass ``sandbox_kind="none"`` to run unconfined.
     """
     from tqdm.auto import tqdm
 
@@ -164,6 +165,8 @@ def grade(
     out = Path(out)
     feedback = Path(feedback_dir) if feedback_dir is not None else out.parent / "feedback"
     kind = sandbox.resolve(sandbox_kind)
+    if kind == "none" and sandbox_kind != "none":
+        raise ValueError(sandbox.NO_SANDBOX_WARNING)  # unconfined only when asked for by name
     hide = [*paths, *{p.parent for p in paths}, out, out.parent, feedback]
 
     def one(i: int) -> tuple[int, RunResult]:

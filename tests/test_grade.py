@@ -203,6 +203,8 @@ def test_grade_refuses_without_a_sandbox_unless_asked(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "no sandbox" in err and "--no-sandbox" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "g.csv").exists()
+    with pytest.raises(ValueError, match="no sandbox"):  # the Python API refuses too
+        G.grade([nb], "01", tmp_path / "g.csv")
 
 
 def test_without_a_sandbox_a_right_notebook_keeps_its_marks_and_its_child_is_swept(tmp_path, monkeypatch):

@@ -150,12 +150,19 @@ def dcr_share_check(observed: dict[str, Any], inputs: dict[str, Any]) -> None:
 
 
 # -- 3. which generator leaks? -------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _candidate_shares() -> dict[str, float]:
+    from ..evaluation.privacy import dcr
+
+    train, holdout, meta = exercise_split()
+    return {k: dcr(train, t, holdout, meta).share_closer_to_train for k, t in candidate_tables().items()}
+
+
 @register("04.leaky", target="leaky_labels", points=2,
           hint="Exact matches catch only plain copies. Compare each table with the holdout: DCR share "
                "closer to train (0.5 = no leak) and membership-attack AUC (0.5 = coin flip).")
 def leaky(obj: Any) -> None:
     """``leaky_labels``: the set of candidate labels whose tables leak training patients."""
-    from ..evaluation.privacy import dcr
 
     if isinstance(obj, str):
         obj = [obj]
@@ -166,8 +173,7 @@ def leaky(obj: Any) -> None:
     unknown = sorted(labels - set(tables))
     if unknown:
         raise CheckFailed(f"unknown label(s) {unknown}; the candidates are {sorted(tables)}")
-    train, holdout, meta = exercise_split()
-    shares = {k: dcr(train, t, holdout, meta).share_closer_to_train for k, t in tables.items()}
+    shares = _candidate_shares()
     want = {k for k, s in shares.items() if s > LEAKY_SHARE}
     if not labels:
         raise CheckFailed("no table marked as leaking; judge each one against the holdout, not by whether "

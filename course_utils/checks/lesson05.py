@@ -7,6 +7,7 @@ holdout); checks that need the data rebuild that split themselves.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ exercise_split = whas500_split
 """The exercise's train and holdout parts of WHAS500, and its metadata."""
 
 
+@lru_cache(maxsize=64)  # a room's answers repeat: the grader judges them in one process
 def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
     """Mean DCR share closer to train of CART with this leaf size, one training-size sample per seed."""
     from ..evaluation.privacy import dcr
