@@ -1,9 +1,13 @@
 """Batch grading: ``python -m course_utils grade SUBMISSIONS... --lesson 01 --out grades.csv``.
 
-Each submission runs in its own fresh kernel, in a temporary copy (the submitted file is
-only read), in fast mode (``COURSE_FAST=1``, one thread per library), with
-``allow_errors`` and a per-cell timeout; then every check of the lesson, the hidden ones
-included, runs against the variables the notebook left behind.
+Each submission runs in its own fresh kernel, on a private copy in its own temporary
+folder (the submitted file is only read), in fast mode (``COURSE_FAST=1``, one thread per
+library), with ``allow_errors`` and a per-cell timeout, inside a sandbox (bubblewrap;
+see :mod:`course_utils.sandbox`) that shows it neither the other submissions nor the
+grader's output. After the last cell the notebook's answers are exported by value, and
+every check of the lesson, the hidden ones included, judges them here, in the grader's
+own process (see :mod:`course_utils.notebook_runner`). Points are clipped to each
+check's maximum; a result for a check the lesson does not define is an error.
 
 Output:
 
@@ -17,8 +21,9 @@ the name of its folder is used instead. A file that is not a notebook, a noteboo
 never finishes, a kernel that dies and a variable that was deleted each give rows with a
 clear message, never a crash of the grader.
 
-Grading runs the learners' code with your permissions: run it as a separate user or in a
-container (see the README, section "Exercises").
+Where no sandbox works, ``grade`` says so and refuses to run unless ``--no-sandbox`` is
+given: the notebooks would then run with your permissions (see the README, section
+"Grading a room").
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import CheckSpec, load_lesson
-from .notebook_runner import STATUS_OK, RunResult, run_notebook
+from . import sandbox
+from .checks import CheckSpec, clip_results, load_lesson
+from .notebook_runner import STATUS_ERROR, STATUS_OK, RunResult, run_notebook
 
 CSV_COLUMNS = ["student", "check_id", "points", "max_points", "passed", "message", "status"]
 _EXERCISE_NAME = re.compile(r"^\d{2}_")
@@ -72,8 +78,18 @@ def _unique_names(paths: Sequence[Path]) -> list[str]:
 
 
 def rows_for(student: str, result: RunResult, specs: list[CheckSpec]) -> list[dict]:
-    """CSV rows of one submission: one per registered check, whatever happened to the notebook."""
-    by_id = {c["id"]: c for c in (result.checks or [])}
+    """CSV rows of one submission: one per registered check, whatever happened to the notebook.
+
+    Points never exceed a check's maximum; a result for an id the lesson does not
+    define turns the whole submission into an error.
+    """
+    lesson = specs[0].lesson if specs else ""
+    try:
+        checks = clip_results(lesson, result.checks or [])
+    except ValueError as exc:
+        result = RunResult(STATUS_ERROR, f"grading failed: {exc}", None, result.cell_errors, result.elapsed)
+        checks = []
+    by_id = {c["id"]: c for c in checks}
     rows = []
     for spec in specs:
         res = by_id.get(spec.id)
@@ -127,11 +143,15 @@ def grade(
     fast: bool = True,
     feedback_dir: str | Path | None = None,
     progress: bool = True,
+    sandbox_kind: str = "auto",
 ) -> list[dict]:
     """Grade notebooks, write the CSV and feedback files, and return the CSV rows.
 
     ``feedback_dir`` defaults to ``feedback/`` next to ``out``. Rows come in the order
-    of ``paths``, checks in their registration order.
+    of ``paths``, checks in their registration order. ``sandbox_kind`` as in
+    :func:`~course_utils.notebook_runner.run_notebook`; every run is denied a view of
+    every submission, of ``out`` and of the feedback folder. Where ``"auto"`` finds no
+    sandbox, ``ValueError``: pass ``sandbox_kind="none"`` to run unconfined.
     """
     from tqdm.auto import tqdm
 
@@ -142,10 +162,16 @@ def grade(
     paths = [Path(p) for p in paths]
     names = _unique_names(paths)
     results: dict[int, RunResult] = {}
+    out = Path(out)
+    feedback = Path(feedback_dir) if feedback_dir is not None else out.parent / "feedback"
+    kind = sandbox.resolve(sandbox_kind)
+    if kind == "none" and sandbox_kind != "none":
+        raise ValueError(sandbox.NO_SANDBOX_WARNING)  # unconfined only when asked for by name
+    hide = [*paths, *{p.parent for p in paths}, out, out.parent, feedback]
 
     def one(i: int) -> tuple[int, RunResult]:
         return i, run_notebook(paths[i], lesson, hidden=True, cell_timeout=cell_timeout,
-                               timeout=timeout, fast=fast)
+                               timeout=timeout, fast=fast, sandbox_kind=kind, hide=hide)
 
     bar = tqdm(total=len(paths), desc=f"grading lesson {lesson}", unit="notebook",
                disable=not progress)
@@ -158,9 +184,7 @@ def grade(
             bar.update()
     bar.close()
 
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    feedback = Path(feedback_dir) if feedback_dir is not None else out.parent / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict] = []
     for i, name in enumerate(names):
@@ -193,7 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds a whole notebook may run before its kernel is killed (default 600)")
     parser.add_argument("--no-fast", action="store_true", help="grade at full settings")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the notebooks unconfined, with your permissions (only where no "
+                             "sandbox works and you trust every submission)")
     args = parser.parse_args(argv)
+    if args.no_sandbox:
+        print("warning: grading without a sandbox: every notebook runs with your permissions and "
+              "can read or change other submissions, your files and the grades", file=sys.stderr)
+        kind = "none"
+    else:
+        kind = sandbox.available()
+        if kind == "none":
+            print(sandbox.NO_SANDBOX_WARNING, file=sys.stderr)
+            return 2
 
     paths: list[Path] = []
     for item in args.submissions:
@@ -209,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         rows = grade(paths, args.lesson, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                     timeout=args.timeout, fast=not args.no_fast, feedback_dir=args.feedback)
+                     timeout=args.timeout, fast=not args.no_fast, feedback_dir=args.feedback,
+                     sandbox_kind=kind)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

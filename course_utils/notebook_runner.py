@@ -1,289 +1,124 @@
-"""Run a notebook in a fresh kernel, safely, and collect its check results.
+"""Run a notebook in a fresh kernel, confined, and judge its answers in trusted code.
 
 Shared by ``python -m course_utils check`` (a learner's self-check) and
-``python -m course_utils grade`` (an instructor's batch). Both need the same things:
+``python -m course_utils grade`` (an instructor's batch). Both go the same way:
 
-- the notebook runs in a **temporary copy** (the learner's file is only read);
-- a fresh ``python3`` kernel of the interpreter running this code (jupyter_client
-  replaces the kernelspec's ``python`` by ``sys.executable``, so a ``.venv`` runs
-  its own packages);
-- ``allow_errors``: a cell that raises does not stop the cells after it;
-- a per-cell timeout that interrupts a cell which runs too long, and an overall
-  timeout after which the kernel is killed;
-- a kernel that crashes (``os._exit``, out of memory) or a file that is not a
-  notebook gives a clear status instead of an exception;
-- after the last cell, an injected cell runs every check of the lesson against the
-  variables the notebook left behind and prints the results as one JSON line.
+- the notebook runs on a **private copy** in its own temporary folder (the learner's
+  file is only read), in a fresh ``python3`` kernel of this interpreter, with
+  ``allow_errors`` and a per-cell timeout;
+- the kernel and the worker process that drives it (``python -m
+  course_utils.notebook_worker``) run inside a sandbox when one is available (see
+  :mod:`course_utils.sandbox`), and every process of the run is killed when it ends;
+- after the last cell, an injected cell **exports the answers by value** (plain values
+  in a safe ``.npz``, see :mod:`course_utils.checks.exchange`); checks on a function
+  call it on inputs the grader chose for this run;
+- the **verdicts** are computed here, in the caller's process, by this package's own
+  checks on those values. Nothing the notebook prints, writes or patches sets a score:
+  its output is never parsed, and its answers file holds values, not verdicts.
 
-Each notebook runs in its own worker process (``python -m course_utils.notebook_runner``)
-so that a misbehaving notebook can never take the caller down with it and several
-notebooks can run side by side.
+A cell that runs too long is interrupted; one that ignores the interrupt is reported
+as the timeout of that cell and its kernel is killed. A kernel that dies or a file that
+is not a notebook gives a clear status instead of an exception.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import re
+import secrets
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-RESULT_MARKER = "COURSE_CHECK_RESULTS_JSON:"
-"""Prefix of the line the injected cell prints; the JSON list of results follows it."""
+from . import sandbox
+from .notebook_worker import (
+    ANSWERS_FILE,
+    INJECTED_CELL_ID,
+    INPUTS_FILE,
+    RESULT_FILE,
+    STATUS_DEAD,
+    STATUS_ERROR,
+    STATUS_INVALID,
+    STATUS_NO_RESULTS,
+    STATUS_OK,
+    STATUS_TIMEOUT,
+    CellError,
+    RunResult,
+    execute_in_process,
+    kernel_env,
+    validate_notebook_file,
+)
 
-INJECTED_CELL_ID = "course-utils-run-checks"
-
-STATUS_OK = "ok"
-STATUS_INVALID = "invalid notebook"
-STATUS_TIMEOUT = "timeout"
-STATUS_DEAD = "kernel died"
-STATUS_NO_RESULTS = "no results"
-STATUS_ERROR = "runner error"
-
-
-@dataclass
-class CellError:
-    """An exception raised by one cell of the notebook."""
-
-    index: int
-    cell_id: str | None
-    ename: str
-    evalue: str
-    source_head: str = ""
+MAX_RESULT_BYTES = 2 * 2**20
 
 
-@dataclass
-class RunResult:
-    """What running one notebook produced.
-
-    ``status`` is ``"ok"`` when the notebook ran to its end and the checks ran; then
-    ``checks`` holds one dict per check (see :class:`course_utils.checks.CheckResult`).
-    Otherwise ``detail`` says what went wrong in words a learner understands.
-    """
-
-    status: str
-    detail: str = ""
-    checks: list[dict[str, Any]] | None = None
-    cell_errors: list[CellError] = field(default_factory=list)
-    elapsed: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict (what the worker process writes)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunResult:
-        """Rebuild from :meth:`to_dict` output."""
-        errors = [CellError(**e) for e in d.get("cell_errors", [])]
-        return cls(d["status"], d.get("detail", ""), d.get("checks"), errors, d.get("elapsed", 0.0))
-
-
-def kernel_env(fast: bool = True) -> dict[str, str]:
-    """The environment of a grading kernel: ours, with fast mode and one thread per library."""
-    env = dict(os.environ)
-    if fast:
-        env["COURSE_FAST"] = "1"
-    else:
-        env.pop("COURSE_FAST", None)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = "1"
-    env["COURSE_TORCH_THREADS"] = "1"
-    # Find the python3 kernelspec of this environment first, not one in the user's home
-    # that may point at another interpreter.
-    env["JUPYTER_PREFER_ENV_PATH"] = "1"
-    env.pop("PYTEST_CURRENT_TEST", None)
-    # Matplotlib must never try to open a window in a headless grader.
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
-def injected_source(lesson: str, hidden: bool) -> str:
-    """Source of the final cell: run the lesson's checks against the notebook's variables."""
-    # Everything through __import__ and builtins, in case the notebook shadowed a name.
-    return (
-        "__course_json = __import__('json')\n"
-        "__course_checks = __import__('course_utils.checks', fromlist=['run_lesson'])\n"
-        f"__course_results = __course_checks.run_lesson({lesson!r}, globals(), hidden={hidden!r})\n"
-        "__import__('builtins').print("
-        f"{RESULT_MARKER!r} + __course_json.dumps([r.__dict__ for r in __course_results]))\n"
-    )
-
-
-def _read_notebook(path: Path):
-    import nbformat
-
+def _read_private(path: Path, max_bytes: int) -> bytes | None:
+    """Bytes of a plain file the run wrote, never following a link the run may have planted."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"the file is not UTF-8 text ({exc.reason})") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > max_bytes:
+            return None
+        return fh.read(max_bytes + 1)
+
+
+def _worker_result(path: Path) -> RunResult | None:
+    data = _read_private(path, MAX_RESULT_BYTES)
+    if data is None:
+        return None
     try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the file is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg}); was it saved completely?") from None
+        d = json.loads(data.decode("utf-8"))
+        status = str(d["status"])
+        if status not in (STATUS_OK, STATUS_INVALID, STATUS_TIMEOUT, STATUS_DEAD, STATUS_NO_RESULTS, STATUS_ERROR):
+            return None
+        errors = [CellError(int(e["index"]), None if e.get("cell_id") is None else str(e["cell_id"])[:100],
+                            str(e["ename"])[:100], str(e["evalue"])[:300], str(e.get("source_head", ""))[:80])
+                  for e in d.get("cell_errors", [])[:50]]
+        return RunResult(status, str(d.get("detail", ""))[:500], None, errors)
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+def _judge(lesson: str, answers_file: Path, seed: int, hidden: bool) -> list[dict[str, Any]] | str:
+    """Trusted verdicts on the exported answers, or why there are none."""
+    from .checks import judge_answers
+    from .checks.exchange import MAX_BYTES, AnswerFormatError, Unsupported, decode_entry, loads_lazy
+
+    data = _read_private(answers_file, MAX_BYTES)
+    if data is None:
+        return "the notebook's answers were not exported (was the kernel stopped?)"
     try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several kinds for malformed notebooks
-        raise ValueError(f"the file is JSON but not a Jupyter notebook ({exc})") from None
-    if not isinstance(nb.get("cells"), list):
-        raise ValueError("the file is JSON but has no list of cells")
-    return nb
+        manifest, reader = loads_lazy(data)
+    except AnswerFormatError as exc:
+        return f"the answers file could not be read: {exc}"
+    answers: dict[str, Any] = {}
+    for key, entry in manifest.items():
+        try:
+            answers[key] = decode_entry(entry, reader)
+        except AnswerFormatError as exc:
+            answers[key] = Unsupported("unreadable value", str(exc))
+    return [r.__dict__ for r in judge_answers(lesson, answers, seed, hidden=hidden)]
 
 
-def validate_notebook_file(path: str | Path) -> str | None:
-    """``None`` when ``path`` reads as a notebook, else the reason in words."""
-    try:
-        _read_notebook(Path(path))
-    except (OSError, ValueError) as exc:
-        return str(exc)
-    return None
+def _write_inputs(lesson: str, path: Path, seed: int, hidden: bool) -> None:
+    from .checks import check_inputs, load_lesson
+    from .checks.exchange import write
+
+    write(path, {spec.id: check_inputs(spec, seed) for spec in load_lesson(lesson)
+                 if spec.inputs is not None and (hidden or not spec.hidden)})
 
 
-def _collect_errors(nb, cell_timeout: float | None = None) -> list[CellError]:
-    errors = []
-    for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code" or cell.get("id") == INJECTED_CELL_ID:
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                head = "".join(cell.get("source", "")).strip().splitlines()[:1]
-                ename, evalue = out.get("ename", ""), str(out.get("evalue", ""))[:300]
-                if ename == "KeyboardInterrupt" and cell_timeout is not None:
-                    evalue = (f"the cell ran longer than {int(cell_timeout)} s and was "
-                              "interrupted (an endless loop?)")
-                errors.append(CellError(index, cell.get("id"), ename, evalue,
-                                        head[0][:80] if head else ""))
-    return errors
-
-
-def _parse_results(nb) -> list[dict[str, Any]] | None:
-    for cell in nb.cells:
-        if cell.get("id") != INJECTED_CELL_ID:
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") != "stream":
-                continue
-            for line in out.get("text", "").splitlines():
-                if line.startswith(RESULT_MARKER):
-                    try:
-                        return json.loads(line[len(RESULT_MARKER):])
-                    except json.JSONDecodeError:
-                        return None
-    return None
-
-
-def _injected_error(nb) -> str:
-    for cell in nb.cells:
-        if cell.get("id") == INJECTED_CELL_ID:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    return f"{out.get('ename')}: {out.get('evalue')}"
-    return "the checks printed nothing"
-
-
-def execute_in_process(
-    path: str | Path,
-    lesson: str | None,
-    *,
-    hidden: bool = True,
-    cell_timeout: float = 60,
-    timeout: float = 600,
-    fast: bool = True,
-) -> RunResult:
-    """Execute the notebook at ``path`` in this process's control (the worker's job).
-
-    ``path`` should already be a temporary copy: the executed notebook is not written
-    anywhere, but the notebook's own code runs with the copy's folder as working
-    directory. ``lesson=None`` runs the cells without the injected check cell.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    start = time.monotonic()
-    path = Path(path)
-    try:
-        nb = _read_notebook(path)
-    except (OSError, ValueError) as exc:
-        return RunResult(STATUS_INVALID, str(exc))
-    if lesson is not None:
-        cell = nbformat.v4.new_code_cell(injected_source(lesson, hidden))
-        cell["id"] = INJECTED_CELL_ID
-        nb.cells.append(cell)
-    client = NotebookClient(
-        nb,
-        timeout=int(max(1, cell_timeout)),
-        kernel_name="python3",
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeoutError",
-                          "evalue": f"the cell ran for more than {int(cell_timeout)} s and was "
-                                    "interrupted", "traceback": []},
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-    )
-    expired = threading.Event()
-    finished = threading.Event()
-
-    def watchdog() -> None:
-        # Past the overall deadline the kernel is killed: nbclient then sees a dead
-        # kernel and returns, however the notebook misbehaves (ignored interrupts too).
-        if finished.wait(timeout):
-            return
-        expired.set()
-        km = client.km
-        proc = getattr(getattr(km, "provisioner", None), "process", None)
-        if proc is not None:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-    guard = threading.Thread(target=watchdog, daemon=True)
-    guard.start()
-    status, detail = STATUS_OK, ""
-    try:
-        client.execute(env=kernel_env(fast))
-    except DeadKernelError:
-        if expired.is_set():
-            status, detail = STATUS_TIMEOUT, f"the notebook did not finish within {int(timeout)} s"
-        else:
-            index = _running_cell(nb)
-            where = f" while running cell {index + 1}" if index is not None else ""
-            status = STATUS_DEAD
-            detail = (f"the kernel died{where} (os._exit, sys.exit in a subprocess, a crash or "
-                      "running out of memory), so no check could run")
-    except Exception as exc:  # nbclient can fail in many ways; report, never crash
-        if expired.is_set():
-            status, detail = STATUS_TIMEOUT, f"the notebook did not finish within {int(timeout)} s"
-        else:
-            status, detail = STATUS_ERROR, f"running the notebook failed: {type(exc).__name__}: {exc}"
-    finally:
-        finished.set()
-    errors = _collect_errors(nb, cell_timeout)
-    checks = None
-    if status == STATUS_OK and lesson is not None:
-        checks = _parse_results(nb)
-        if checks is None:
-            status, detail = STATUS_NO_RESULTS, f"the checks could not run: {_injected_error(nb)}"
-    return RunResult(status, detail, checks, errors, round(time.monotonic() - start, 2))
-
-
-def _running_cell(nb) -> int | None:
-    """Index of the cell that was running: the last one that received an execution count."""
-    last = None
-    for index, cell in enumerate(nb.cells):
-        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
-            last = index
-    return last
+_SAFE_NAME = re.compile(r"[^\w.-]")
 
 
 def run_notebook(
@@ -294,63 +129,87 @@ def run_notebook(
     cell_timeout: float = 60,
     timeout: float = 600,
     fast: bool = True,
+    sandbox_kind: str | None = "auto",
+    hide: Iterable[str | Path] = (),
+    seed: int | None = None,
 ) -> RunResult:
-    """Run the notebook at ``path`` in a temporary copy, in a worker process, and return the result.
+    """Run the notebook at ``path`` on a private copy, confined, and judge its answers here.
 
-    The file at ``path`` is only read. ``lesson`` names the lesson whose checks run
-    after the last cell (``None``: none). ``hidden=False`` leaves out grader-only
-    checks. Never raises for anything the notebook does.
+    The file at ``path`` is only read. ``lesson`` names the lesson whose checks judge
+    the answers (``None``: none). ``hidden=False`` leaves out grader-only checks.
+    ``sandbox_kind``: ``"auto"`` (the best available), ``"bwrap"``, ``"unshare"`` or
+    ``"none"``. ``hide``: more files and folders the run must not see (``path`` itself
+    and its folder are always hidden). ``seed`` fixes the inputs of checks on functions
+    (default: a fresh random one). Never raises for anything the notebook does.
     """
     path = Path(path)
     reason = validate_notebook_file(path)
     if reason is not None:
         return RunResult(STATUS_INVALID, reason)
+    kind = sandbox.resolve(sandbox_kind)
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    token = secrets.token_hex(16)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="course-run-") as tmp:
-        copy = Path(tmp) / path.name
+    with tempfile.TemporaryDirectory(prefix="course-run-", ignore_cleanup_errors=True) as tmp:
+        run = Path(tmp) / "run"
+        run.mkdir()
+        copy = run / (_SAFE_NAME.sub("_", path.name) or "notebook.ipynb")
         shutil.copyfile(path, copy)
-        out = Path(tmp) / "__result.json"
-        cmd = [sys.executable, "-m", "course_utils.notebook_runner", str(copy), str(out),
-               "--cell-timeout", str(cell_timeout), "--timeout", str(timeout)]
+        result_file, answers_file, inputs_file = run / RESULT_FILE, run / ANSWERS_FILE, run / INPUTS_FILE
+        cmd = [sys.executable, "-m", "course_utils.notebook_worker", str(copy), str(result_file),
+               "--cell-timeout", str(cell_timeout), "--timeout", str(timeout), "--answers", str(answers_file)]
         if lesson is not None:
-            cmd += ["--lesson", str(lesson)]
+            _write_inputs(lesson, inputs_file, seed, hidden)
+            cmd += ["--lesson", str(lesson), "--inputs", str(inputs_file)]
         if not hidden:
             cmd.append("--no-hidden")
         if not fast:
             cmd.append("--full")
-        # The worker enforces the overall timeout itself; this is the backstop.
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True,
-                                  timeout=timeout + 60, env=kernel_env(fast))
-        except subprocess.TimeoutExpired:
+        env = kernel_env(fast)
+        env[sandbox.MARKER_VAR] = token
+        full = sandbox.wrap(kind, cmd, run, [path, path.parent, *hide])
+        timed_out = False
+        # Output goes to files, never to a pipe: a child the notebook forks could hold a
+        # pipe open for ever; the run ends when the worker exits.
+        with open(Path(tmp) / "stdout.txt", "wb") as out, open(Path(tmp) / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen(full, cwd=run, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    env=env, start_new_session=True)
+            try:
+                proc.wait(timeout=timeout + 60)  # the worker enforces the timeout; a backstop
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                sandbox.end_run(proc, token)
+        elapsed = round(time.monotonic() - start, 2)
+        if timed_out:
             return RunResult(STATUS_TIMEOUT, f"the notebook did not finish within {int(timeout)} s",
-                             elapsed=round(time.monotonic() - start, 2))
-        if not out.is_file():
-            tail = (proc.stderr or "").strip().splitlines()[-3:]
-            return RunResult(STATUS_ERROR, "the runner stopped without a result: " + " | ".join(tail),
-                             elapsed=round(time.monotonic() - start, 2))
-        return RunResult.from_dict(json.loads(out.read_text(encoding="utf-8")))
+                             elapsed=elapsed, sandbox=kind)
+        result = _worker_result(result_file)
+        if result is None:
+            tail = (Path(tmp) / "stderr.txt").read_bytes()[-2000:].decode("utf-8", "replace")
+            tail = " | ".join(tail.strip().splitlines()[-3:])
+            return RunResult(STATUS_ERROR, "the runner stopped without a result: " + tail,
+                             elapsed=elapsed, sandbox=kind)
+        result.elapsed, result.sandbox = elapsed, kind
+        if result.status == STATUS_OK and lesson is not None:
+            checks = _judge(str(lesson), answers_file, seed, hidden)
+            if isinstance(checks, str):
+                result.status, result.detail = STATUS_NO_RESULTS, f"the checks could not run: {checks}"
+            else:
+                result.checks = checks
+        return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: run one notebook copy and write its :class:`RunResult` as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.notebook_runner")
-    parser.add_argument("notebook")
-    parser.add_argument("result")
-    parser.add_argument("--lesson", default=None)
-    parser.add_argument("--no-hidden", action="store_true")
-    parser.add_argument("--cell-timeout", type=float, default=60)
-    parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--full", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        result = execute_in_process(args.notebook, args.lesson, hidden=not args.no_hidden,
-                                    cell_timeout=args.cell_timeout, timeout=args.timeout,
-                                    fast=not args.full)
-    except Exception as exc:  # last resort: always leave a result behind
-        result = RunResult(STATUS_ERROR, f"{type(exc).__name__}: {exc}")
-    Path(args.result).write_text(json.dumps(result.to_dict()), encoding="utf-8")
-    return 0
+    """``python -m course_utils.notebook_runner``: the worker's entry point (see :mod:`.notebook_worker`)."""
+    from .notebook_worker import main as worker_main
+
+    return worker_main(argv)
+
+
+__all__ = ["ANSWERS_FILE", "INJECTED_CELL_ID", "INPUTS_FILE", "RESULT_FILE", "STATUS_DEAD", "STATUS_ERROR",
+           "STATUS_INVALID", "STATUS_NO_RESULTS", "STATUS_OK", "STATUS_TIMEOUT", "CellError", "RunResult",
+           "execute_in_process", "kernel_env", "run_notebook", "validate_notebook_file"]
 
 
 if __name__ == "__main__":

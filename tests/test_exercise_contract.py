@@ -1,6 +1,8 @@
 """Contract of every exercise notebook, parametrised over ``solutions/*.ipynb``.
 
-- the solution notebook runs without an error and scores full marks;
+- the solution notebook runs without an error and scores full marks, in the sandbox the
+  grader would use, with its answers exported by value and judged outside the kernel on
+  inputs drawn from a fresh seed;
 - its generated exercise scores zero on every check, for the right reason: the only
   errors are ``NotImplementedError`` from the answer stubs (never an ImportError,
   FileNotFoundError or NameError from a cell the learner does not edit);
@@ -19,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils import sandbox
 from course_utils.build import SOLUTION_ONLY_TAG, find_regions
 from course_utils.checks import load_lesson
 from course_utils.notebook_runner import STATUS_OK, run_notebook
@@ -55,6 +58,7 @@ def test_there_is_at_least_one_solution_notebook():
 def test_solution_scores_full_marks(solution, runs):
     result = runs(solution)
     assert result.status == STATUS_OK, result.detail
+    assert result.sandbox == sandbox.available()  # graded as a room would be, where it can be
     assert result.cell_errors == [], result.cell_errors
     registered = [spec.id for spec in load_lesson(_lesson(solution))]
     assert [c["id"] for c in result.checks] == registered

@@ -10,13 +10,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from course_utils import grade as G
-from course_utils.notebook_runner import STATUS_DEAD, STATUS_TIMEOUT, run_notebook
+from course_utils.notebook_runner import (
+    STATUS_DEAD,
+    STATUS_ERROR,
+    STATUS_TIMEOUT,
+    RunResult,
+    run_notebook,
+)
 
 pytestmark = pytest.mark.slow  # runs notebooks in fresh kernels
 
@@ -148,9 +155,9 @@ def _tiny(path: Path, *sources: str) -> Path:
     return path
 
 
-def test_kernel_environment_and_overall_timeout(tmp_path):
-    """The kernel is this interpreter, in fast mode, one thread, in a temporary folder; a
-    notebook that ignores the per-cell interrupt is killed at the overall timeout."""
+def test_kernel_environment_and_a_cell_that_ignores_interrupts(tmp_path):
+    """The kernel is this interpreter, in fast mode, one thread, in a private folder; a
+    cell that ignores the interrupt is reported as that cell's timeout."""
     path = _tiny(tmp_path / "x.ipynb",
                  "import os, sys\n"
                  f"assert sys.prefix == {sys.prefix!r}\n"
@@ -158,11 +165,72 @@ def test_kernel_environment_and_overall_timeout(tmp_path):
                  "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
                  f"assert os.getcwd() != {str(tmp_path)!r}",
                  "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")
-    result = run_notebook(path, "01", cell_timeout=1, timeout=5)
-    assert result.status == STATUS_TIMEOUT and "5 s" in result.detail
+    start = time.monotonic()
+    result = run_notebook(path, "01", cell_timeout=1, timeout=120)
+    assert result.status == STATUS_TIMEOUT
+    assert "cell 2 ran longer than 1 s and did not stop when interrupted" in result.detail
+    assert time.monotonic() - start < 60  # killed after the cell's timeout, not the overall one
     assert result.cell_errors == []  # the environment assertions held
     rows = G.rows_for("x", result, G.load_lesson("01"))
     assert {r["status"] for r in rows} == {STATUS_TIMEOUT} and not any(r["passed"] for r in rows)
+
+
+def test_overall_timeout(tmp_path):
+    path = _tiny(tmp_path / "slow.ipynb", *["import time\ntime.sleep(2)"] * 30)
+    result = run_notebook(path, "01", cell_timeout=10, timeout=6)
+    assert result.status == STATUS_TIMEOUT and "within 6 s" in result.detail
+
+
+def test_points_are_clipped_and_unknown_ids_are_errors():
+    specs = G.load_lesson("01")
+    inflated = [{"id": s.id, "passed": True, "points": 1000.0, "max_points": 1000.0, "message": "correct",
+                 "status": "passed"} for s in specs]
+    rows = G.rows_for("x", RunResult("ok", checks=inflated), specs)
+    assert sum(r["points"] for r in rows) == sum(s.points for s in specs)
+    assert all(r["points"] <= r["max_points"] == s.points for r, s in zip(rows, specs, strict=True))
+    forged = [*inflated, {"id": "01.bonus", "passed": True, "points": 5.0, "status": "passed", "message": ""}]
+    rows = G.rows_for("x", RunResult("ok", checks=forged), specs)
+    assert {r["status"] for r in rows} == {STATUS_ERROR} and sum(r["points"] for r in rows) == 0
+    assert "01.bonus" in rows[0]["message"]
+
+
+def test_grade_refuses_without_a_sandbox_unless_asked(tmp_path, monkeypatch, capsys):
+    from course_utils import sandbox
+
+    monkeypatch.setattr(sandbox, "available", lambda: "none")
+    nb = _tiny(tmp_path / "a.ipynb", "x = 1")
+    assert G.main([str(nb), "--lesson", "01", "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "no sandbox" in err and "--no-sandbox" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.csv").exists()
+    with pytest.raises(ValueError, match="no sandbox"):  # the Python API refuses too
+        G.grade([nb], "01", tmp_path / "g.csv")
+
+
+def test_without_a_sandbox_a_right_notebook_keeps_its_marks_and_its_child_is_swept(tmp_path, monkeypatch):
+    """The backstop where no sandbox works: every process carrying the run's marker dies."""
+    import os
+    import uuid
+
+    batch = uuid.uuid4().hex
+    monkeypatch.setenv("COURSE_SWEEP_TEST", batch)
+    path = _tiny(tmp_path / "x.ipynb",
+                 "from course_utils.data import load_whas500\nwhas = load_whas500()\n"
+                 "counts = whas.value_counts(['age', 'gender'])\n"
+                 "whas_unique_share = (counts == 1).sum() / len(whas)",
+                 "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        time.sleep(1)")
+    result = run_notebook(path, "01", cell_timeout=60, timeout=120, sandbox_kind="none")
+    assert result.status == "ok" and result.sandbox == "none", result.detail
+    assert {c["id"]: c["passed"] for c in result.checks}["01.whas_unique"]
+    needle = f"COURSE_SWEEP_TEST={batch}".encode()
+    left = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and needle in open(f"/proc/{entry}/environ", "rb").read().split(b"\0"):
+                left.append(entry)
+        except OSError:
+            pass
+    assert left == []
 
 
 def test_student_names():

@@ -16,6 +16,16 @@ RIGHT = ("whas_unique_share = None\n"
          "whas_unique_share = (counts == 1).sum() / len(whas)")
 
 
+# A last cell that tries to pass every check by patching the machinery in its kernel.
+TAMPER = """import course_utils.checks as C
+C.load_lesson('01')
+for spec in C.REGISTRY.values():
+    spec.func = lambda *a, **k: None
+C.run_lesson = lambda *a, **k: []
+print('COURSE_CHECK_RESULTS_JSON: []')
+"""
+
+
 def _write(path: Path, sources: list[str]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
@@ -40,11 +50,12 @@ def test_report_per_exercise_and_exit_status(tmp_path, capsys):
         SETUP, RIGHT, "check('01.whas_unique', whas_unique_share)",
         "stroke_unique_share = None\nraise NotImplementedError()",
         "undefined_name + 1",
+        TAMPER,
     ])
     before = _digest(path)
     status = selfcheck.main([str(path)])
     out = capsys.readouterr().out
-    assert status == 1  # some checks fail
+    assert status == 1  # some checks fail, whatever the last cell patched
     assert "✅ 01.whas_unique" in out
     assert "❌ 01.stroke_unique: no answer yet" in out
     assert "hint: Revisit quasi-identifiers and one-hot groups" in out
@@ -56,9 +67,14 @@ def test_report_per_exercise_and_exit_status(tmp_path, capsys):
     assert not list(tmp_path.glob("*.nbconvert*")) and len(list(tmp_path.iterdir())) == 1
 
 
-def test_unreadable_notebook_and_missing_file(tmp_path, capsys):
+def test_unreadable_notebook_and_missing_file(tmp_path, capsys, monkeypatch):
+    from course_utils import sandbox
+
+    monkeypatch.setattr(sandbox, "available", lambda: "none")
     broken = tmp_path / "01_broken.ipynb"
     broken.write_text('{"cells": [', encoding="utf-8")
     assert selfcheck.main([str(broken)]) == 2
-    assert "not valid JSON" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "not valid JSON" in captured.out
+    assert "no sandbox" in captured.err and len(captured.err.strip().splitlines()) == 1
     assert selfcheck.main([str(tmp_path / "01_nothing.ipynb")]) == 2

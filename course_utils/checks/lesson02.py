@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, register
+from . import CheckFailed, register, require_callable
 
 TEST_SIZE = 0.25
 METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity")
@@ -55,21 +55,30 @@ def holdout_metrics(model: Any, holdout: pd.DataFrame, target: str) -> dict[str,
 
 
 # -- 1. one SMOTE step -----------------------------------------------------------------------
-@register("02.smote_step", target="smote_point", points=1,
+def _step_inputs(seed: int | None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(0 if seed is None else seed)
+    return [(rng.normal(size=4) * 10, rng.normal(size=4) * 10, float(rng.random())) for _ in range(5)]
+
+
+def _step_export(func: Any, cases: list) -> list[dict[str, Any]]:
+    require_callable(func, "smote_point")
+    out = []
+    for row, nb, f in cases:
+        r, n = np.array(row, dtype=float), np.array(nb, dtype=float)
+        got = func(r, n, f)
+        out.append({"got": got, "changed": not (np.array_equal(r, row) and np.array_equal(n, nb))})
+    return out
+
+
+@register("02.smote_step", target="smote_point", points=1, inputs=_step_inputs, export=_step_export,
           hint="Step 4: new = row + fraction * (neighbour - row); fraction 0 gives the row, 1 the neighbour.")
-def smote_step(func: Any) -> None:
+def smote_step(observed: list[dict[str, Any]], cases: list) -> None:
     """``smote_point(row, neighbour, fraction)`` returns row + fraction * (neighbour - row)."""
-    if not callable(func):
-        raise CheckFailed(f"smote_point should be a function, found {type(func).__name__}")
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        row, nb = rng.normal(size=4) * 10, rng.normal(size=4) * 10
-        f = float(rng.random())
-        keep = row.copy(), nb.copy()
-        got = np.asarray(func(row, nb, f), dtype=float)
+    for (row, nb, f), obs in zip(cases, observed, strict=True):
+        got = np.asarray(obs["got"], dtype=float)
         if got.shape != row.shape:
             raise CheckFailed(f"expected a point of shape {row.shape}, found shape {got.shape}")
-        if not (np.array_equal(row, keep[0]) and np.array_equal(nb, keep[1])):
+        if obs["changed"]:
             raise CheckFailed("smote_point changed its inputs; return a new array instead")
         want = row + f * (nb - row)
         if not np.allclose(got, want):
@@ -100,23 +109,32 @@ def totals(obj: Any) -> None:
 
 
 # -- 3. one-hot repair -----------------------------------------------------------------------
-@register("02.onehot_repair", target="repair_group", points=1,
-          hint="Per row, put the 1 in the column with the largest value (argmax) and 0 elsewhere.")
-def onehot_repair(func: Any) -> None:
-    """``repair_group(block)`` puts a single 1 at each row's argmax, same columns and index."""
-    if not callable(func):
-        raise CheckFailed(f"repair_group should be a function, found {type(func).__name__}")
-    rng = np.random.default_rng(1)
+def _repair_inputs(seed: int | None) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(1 if seed is None else seed)
     cols = [f"Hosp_{i}" for i in range(1, 8)]
     raw = rng.dirichlet(np.full(7, 0.3), size=200) * rng.uniform(0.5, 1.2, size=(200, 1))
-    block = pd.DataFrame(raw, columns=cols, index=rng.permutation(np.arange(500, 700)))
-    original = block.copy()
-    got = func(block)
+    return pd.DataFrame(raw, columns=cols, index=rng.permutation(np.arange(500, 700))), raw
+
+
+def _repair_export(func: Any, inputs: tuple) -> dict[str, Any]:
+    require_callable(func, "repair_group")
+    block = inputs[0]
+    given = block.copy()
+    got = func(given)
+    return {"got": got, "changed": not given.equals(block)}
+
+
+@register("02.onehot_repair", target="repair_group", points=1, inputs=_repair_inputs, export=_repair_export,
+          hint="Per row, put the 1 in the column with the largest value (argmax) and 0 elsewhere.")
+def onehot_repair(observed: dict[str, Any], inputs: tuple) -> None:
+    """``repair_group(block)`` puts a single 1 at each row's argmax, same columns and index."""
+    block, raw = inputs
+    got = observed["got"]
     if not isinstance(got, pd.DataFrame):
         raise CheckFailed(f"expected a DataFrame, found {type(got).__name__}")
-    if not block.equals(original):
+    if observed["changed"]:
         raise CheckFailed("repair_group changed the block it was given; return a new frame")
-    if list(got.columns) != cols or not got.index.equals(block.index):
+    if list(got.columns) != list(block.columns) or not got.index.equals(block.index):
         raise CheckFailed("return the same columns and the same index (row labels) as the input")
     values = got.to_numpy(dtype=float)
     if not np.isin(values, (0, 1)).all():
@@ -144,19 +162,30 @@ def closeness_case(seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
     return real, synth
 
 
-@register("02.closeness", target="drop_closest", points=2,
+_ORDERS = ("in the given order", "after shuffling")
+
+
+def _closeness_inputs(seed: int | None) -> dict[str, Any]:
+    real, synth = closeness_case()
+    shuffled = synth.sample(frac=1.0, random_state=5 if seed is None else seed)
+    return {"real": real, "orders": [synth, shuffled]}
+
+
+def _closeness_export(func: Any, inputs: dict[str, Any]) -> list[Any]:
+    require_callable(func, "drop_closest")
+    return [func(inputs["real"].copy(), rows.copy(), 0.1) for rows in inputs["orders"]]
+
+
+@register("02.closeness", target="drop_closest", points=2, inputs=_closeness_inputs, export=_closeness_export,
           hint="Drop exact copies, then the closest share; keep each distance with its own row "
                "(a Series indexed like the synthetic rows), never re-order and attach by position.")
-def closeness(func: Any) -> None:
+def closeness(observed: list[Any], inputs: dict[str, Any]) -> None:
     """``drop_closest`` keeps the same rows as ``closeness_filter``, whatever the row order."""
     from ..evaluation.closeness import closeness_filter
 
-    if not callable(func):
-        raise CheckFailed(f"drop_closest should be a function, found {type(func).__name__}")
     real, synth = closeness_case()
     want = set(closeness_filter(real, synth, share=0.1).index)
-    for name, rows in (("in the given order", synth), ("after shuffling", synth.sample(frac=1.0, random_state=5))):
-        got = func(real, rows.copy(), 0.1)
+    for name, got in zip(_ORDERS, observed, strict=True):
         if not isinstance(got, pd.DataFrame):
             raise CheckFailed(f"expected the kept rows as a DataFrame, found {type(got).__name__}")
         kept = set(got.index)

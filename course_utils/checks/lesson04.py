@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SEED
-from . import CheckFailed, as_number, register, whas500_split
+from . import CheckFailed, as_number, register, require_callable, whas500_split
 
 N_COPIED = 40
 """Training rows hidden in the suspect table of ``04.exact_matches``."""
@@ -102,19 +102,35 @@ _TIE_CASE = (np.array([0.0, 0.1, 0.2, 0.3, 0.5, 0.5, 0.7, 0.0]),
              np.array([0.0, 0.2, 0.1, 0.3, 0.4, 0.6, 0.7, 0.1]))
 
 
-@register("04.dcr_share", target="dcr_share", points=2,
-          hint="Per synthetic row: 1 if its closest training row is nearer than its closest holdout row, "
-               "0.5 if both distances are equal, 0 otherwise; then the mean.")
-def dcr_share_check(func: Any) -> None:
-    """``dcr_share(to_train, to_holdout)``: raw share closer to train, ties counted one half."""
+@lru_cache(maxsize=1)
+def _lesson_dcr() -> Any:
     from ..evaluation.privacy import dcr
 
-    if not callable(func):
-        raise CheckFailed(f"dcr_share should be a function, found {type(func).__name__}")
-    a, b = _TIE_CASE
-    keep = a.copy(), b.copy()
-    got = as_number(func(a, b), "the share")
-    if not (np.array_equal(a, keep[0]) and np.array_equal(b, keep[1])):
+    train, holdout, meta = exercise_split()
+    return dcr(train, membership_table(), holdout, meta)
+
+
+def _dcr_inputs(seed: int | None) -> dict[str, Any]:
+    res = _lesson_dcr()
+    return {"ties": _TIE_CASE, "lesson": (res.synthetic_to_train, res.synthetic_to_holdout)}
+
+
+def _dcr_export(func: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    require_callable(func, "dcr_share")
+    a, b = (np.array(x, dtype=float) for x in inputs["ties"])
+    first = func(a, b)
+    changed = not (np.array_equal(a, inputs["ties"][0]) and np.array_equal(b, inputs["ties"][1]))
+    to_train, to_holdout = inputs["lesson"]
+    return {"ties": first, "changed": changed, "lesson": func(to_train.copy(), to_holdout.copy())}
+
+
+@register("04.dcr_share", target="dcr_share", points=2, inputs=_dcr_inputs, export=_dcr_export,
+          hint="Per synthetic row: 1 if its closest training row is nearer than its closest holdout row, "
+               "0.5 if both distances are equal, 0 otherwise; then the mean.")
+def dcr_share_check(observed: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """``dcr_share(to_train, to_holdout)``: raw share closer to train, ties counted one half."""
+    got = as_number(observed["ties"], "the share")
+    if observed["changed"]:
         raise CheckFailed("dcr_share changed the arrays it was given")
     # rows: tie, train, holdout, tie, holdout, train, tie, train -> 3 + 3 x 0.5 = 4.5 of 8
     want = 4.5 / 8
@@ -126,21 +142,27 @@ def dcr_share_check(func: Any) -> None:
         raise CheckFailed("that is the share closer to the HOLDOUT; count rows nearer to a training row")
     if abs(got - want) > 1e-9:
         raise CheckFailed(f"on 8 test rows with 3 ties expected {want:.4f}, found {got:.4f}")
-    train, holdout, meta = exercise_split()
-    res = dcr(train, membership_table(), holdout, meta)
-    got = as_number(func(res.synthetic_to_train, res.synthetic_to_holdout), "the share")
+    res = _lesson_dcr()
+    got = as_number(observed["lesson"], "the share")
     if abs(got - res.share_closer_to_train_raw) > 1e-6:
         raise CheckFailed(f"on the lesson's arrays expected the raw share {res.share_closer_to_train_raw:.4f}, "
                           f"found {got:.4f} (no size adjustment: just the mean over synthetic rows)")
 
 
 # -- 3. which generator leaks? -------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _candidate_shares() -> dict[str, float]:
+    from ..evaluation.privacy import dcr
+
+    train, holdout, meta = exercise_split()
+    return {k: dcr(train, t, holdout, meta).share_closer_to_train for k, t in candidate_tables().items()}
+
+
 @register("04.leaky", target="leaky_labels", points=2,
           hint="Exact matches catch only plain copies. Compare each table with the holdout: DCR share "
                "closer to train (0.5 = no leak) and membership-attack AUC (0.5 = coin flip).")
 def leaky(obj: Any) -> None:
     """``leaky_labels``: the set of candidate labels whose tables leak training patients."""
-    from ..evaluation.privacy import dcr
 
     if isinstance(obj, str):
         obj = [obj]
@@ -151,8 +173,7 @@ def leaky(obj: Any) -> None:
     unknown = sorted(labels - set(tables))
     if unknown:
         raise CheckFailed(f"unknown label(s) {unknown}; the candidates are {sorted(tables)}")
-    train, holdout, meta = exercise_split()
-    shares = {k: dcr(train, t, holdout, meta).share_closer_to_train for k, t in tables.items()}
+    shares = _candidate_shares()
     want = {k for k, s in shares.items() if s > LEAKY_SHARE}
     if not labels:
         raise CheckFailed("no table marked as leaking; judge each one against the holdout, not by whether "

@@ -7,6 +7,7 @@ holdout); checks that need the data rebuild that split themselves.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ exercise_split = whas500_split
 """The exercise's train and holdout parts of WHAS500, and its metadata."""
 
 
+@lru_cache(maxsize=64)  # a room's answers repeat: the grader judges them in one process
 def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
     """Mean DCR share closer to train of CART with this leaf size, one training-size sample per seed."""
     from ..evaluation.privacy import dcr
@@ -39,23 +41,32 @@ def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
 
 
 # -- 1. a visit order that starts with the outcome ------------------------------------------------
-@register("05.visit_order", target="cart_ordered", points=1,
-          hint="Pass visit_sequence (listed columns come first, the rest follow) and fit on train only.")
-def visit_order(gen: Any) -> None:
-    """A CARTSynthesizer fitted on the training split whose visit order starts fstat, lenfol."""
+def _generator_facts(gen: Any) -> dict[str, Any]:
+    """What ``05.visit_order`` needs to know about the learner's generator, as plain values."""
     from ..generators import CARTSynthesizer
 
-    if not isinstance(gen, CARTSynthesizer):
-        raise CheckFailed(f"expected a CARTSynthesizer, found {type(gen).__name__}")
-    if not hasattr(gen, "visit_sequence_"):
+    fitted = hasattr(gen, "visit_sequence_")
+    return {"type": type(gen).__name__, "is_cart": isinstance(gen, CARTSynthesizer), "fitted": fitted,
+            "n_train": int(gen.n_train_) if fitted else None,
+            "visit_sequence": [str(c) for c in gen.visit_sequence_] if fitted else None}
+
+
+@register("05.visit_order", target="cart_ordered", points=1, export=_generator_facts,
+          hint="Pass visit_sequence (listed columns come first, the rest follow) and fit on train only.")
+def visit_order(facts: dict[str, Any]) -> None:
+    """A CARTSynthesizer fitted on the training split whose visit order starts fstat, lenfol."""
+    if not facts["is_cart"]:
+        raise CheckFailed(f"expected a CARTSynthesizer, found {facts['type']}")
+    if not facts["fitted"]:
         raise CheckFailed("the generator is not fitted yet: call .fit(train, meta)")
     train, _, _ = exercise_split()
-    if gen.n_train_ != len(train):
+    n_train = facts["n_train"]
+    if n_train != len(train):
         raise CheckFailed(
-            f"fit on the training split ({len(train)} rows); this generator saw {gen.n_train_} rows"
-            + (": the holdout must stay unseen" if gen.n_train_ > len(train) else "")
+            f"fit on the training split ({len(train)} rows); this generator saw {n_train} rows"
+            + (": the holdout must stay unseen" if n_train > len(train) else "")
         )
-    order = gen.visit_sequence_
+    order = list(facts["visit_sequence"])
     if order[:2] != ["fstat", "lenfol"]:
         raise CheckFailed(f"the visit order should start with ['fstat', 'lenfol'], it starts with {order[:2]}")
     if sorted(order) != sorted(train.columns):

@@ -1,52 +1,57 @@
 """Checks of lesson 07, generative adversarial networks (``solutions/07_gan.ipynb``).
 
 The learner writes three small functions: the WGAN-GP critic loss, the condition
-vectors of training-by-sampling, and a detector of collapsed columns. Each check calls
-the function on fixed inputs and compares with the formula (float tolerance) or with
-facts that hold on every platform (shapes, counts, sets of column names); nothing
-here depends on a trained network.
+vectors of training-by-sampling, and a detector of collapsed columns. Each check builds
+its inputs in trusted code (random parts from a seed), the export calls the learner's
+function on them and records the outputs, and the verdict compares them with the
+formula (float tolerance) or with facts that hold on every platform (shapes, counts,
+sets of column names); nothing here depends on a trained network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import CheckFailed, register
+from . import CheckFailed, register, require_callable
 
 _TOL = 1e-4
 
 
-def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function; a crash becomes a wrong answer with the error named."""
-    if not callable(func):
-        raise CheckFailed(f"expected a function, found {type(func).__name__}")
-    try:
-        return func(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the learner reads this: name the error
-        raise CheckFailed(f"calling your function raised {type(exc).__name__}: {exc}") from None
-
-
 # -- 07.critic_loss ----------------------------------------------------------------------
-def _critic_inputs(seed: int = 7):
+def _critic_weights(seed: int | None) -> dict[str, Any]:
     import torch
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(7 if seed is None else seed)
     real = torch.randn(12, 3, generator=g) + 1.0
     fake = torch.randn(12, 3, generator=g)
     eps = torch.rand(12, 1, generator=g)
     w1 = torch.randn(3, 8, generator=g)
     w2 = torch.randn(8, 1, generator=g)
+    return {"real": real, "fake": fake, "eps": eps, "w1": w1, "w2": w2}
+
+
+def _critic(inputs: dict[str, Any]):
+    import torch
+
+    w1, w2 = inputs["w1"].detach(), inputs["w2"].detach()
 
     def critic(x):  # a fixed small non-linear critic: its gradient depends on x
         return torch.tanh(x @ w1) @ w2
 
-    return critic, real, fake, eps
+    return critic
+
+
+GP_WEIGHTS = (0.0, 10.0, 2.5)
+
+
+def _critic_export(func: Any, inputs: dict[str, Any]) -> list[Any]:
+    require_callable(func, "critic_loss_gp")
+    critic = _critic(inputs)
+    return [func(critic, inputs["real"].clone(), inputs["fake"].clone(), inputs["eps"].clone(), weight)
+            for weight in GP_WEIGHTS]
 
 
 def _reference_critic_loss(critic, real, fake, eps, gp_weight: float) -> float:
@@ -70,14 +75,14 @@ def _as_float(value: Any) -> float:
     return float(arr.reshape(()))
 
 
-@register("07.critic_loss", target="critic_loss_gp", points=1,
+@register("07.critic_loss", target="critic_loss_gp", points=1, inputs=_critic_weights, export=_critic_export,
           hint="loss = mean(D(fake)) - mean(D(real)) + gp_weight * mean((||grad D(x_hat)|| - 1)^2), "
                "with x_hat = eps * real + (1 - eps) * fake, one gradient norm per row "
                "(torch.autograd.grad with create_graph=True, then .norm(2, dim=1)).")
-def critic_loss_check(func: Callable[..., Any]) -> None:
+def critic_loss_check(observed: list[Any], inputs: dict[str, Any]) -> None:
     """``critic_loss_gp(critic, real, fake, eps, gp_weight)`` must give the WGAN-GP critic loss."""
-    critic, real, fake, eps = _critic_inputs()
-    plain = _as_float(_call(func, critic, real, fake, eps, 0.0))
+    critic, real, fake, eps = _critic(inputs), inputs["real"], inputs["fake"], inputs["eps"]
+    plain = _as_float(observed[0])
     expected_plain = _reference_critic_loss(critic, real, fake, eps, 0.0)
     if abs(plain + expected_plain) < _TOL and abs(expected_plain) > 0.01:
         raise CheckFailed("the sign is reversed: the critic minimises mean(D(fake)) - mean(D(real)) "
@@ -85,8 +90,8 @@ def critic_loss_check(func: Callable[..., Any]) -> None:
     if abs(plain - expected_plain) > _TOL:
         raise CheckFailed(f"with gp_weight=0 the loss should be mean(D(fake)) - mean(D(real)) = "
                           f"{expected_plain:.4f}; found {plain:.4f}")
-    for weight in (10.0, 2.5):
-        got = _as_float(_call(func, critic, real, fake, eps, weight))
+    for weight, value in zip(GP_WEIGHTS[1:], observed[1:], strict=True):
+        got = _as_float(value)
         expected = _reference_critic_loss(critic, real, fake, eps, weight)
         if abs(got - expected) > _TOL * max(1.0, abs(expected)):
             raise CheckFailed(f"with gp_weight={weight} expected {expected:.4f}, found {got:.4f}: "
@@ -101,15 +106,29 @@ def _whas_columns() -> dict[str, pd.Series]:
     return {"sho": df["sho"], "miord": df["miord"].astype(str)}
 
 
-@register("07.condition_vector", target="sample_conditions", points=1,
+_DRAWS = 20_000
+
+
+def _condition_inputs(seed: int | None) -> dict[str, Any]:
+    return {"columns": _whas_columns(), "n": _DRAWS, "random_state": 0 if seed is None else int(seed)}
+
+
+def _condition_export(func: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    require_callable(func, "sample_conditions")
+    return {name: func(column.copy(), inputs["n"], inputs["random_state"])
+            for name, column in inputs["columns"].items()}
+
+
+@register("07.condition_vector", target="sample_conditions", points=1, inputs=_condition_inputs,
+          export=_condition_export,
           hint="Draw each level with probability log(1 + count) / sum(log(1 + counts)); the "
                "condition vector is the one-hot of the drawn level (levels in np.unique order); "
                "then pick, for each draw, a random row that has that level.")
-def condition_vector_check(func: Callable[..., Any]) -> None:
+def condition_vector_check(observed: dict[str, Any], inputs: dict[str, Any]) -> None:
     """``sample_conditions(column, n, random_state)`` -> ``(cond, rows)`` of training-by-sampling."""
-    n = 20_000
+    n = inputs["n"]
     for name, column in _whas_columns().items():
-        out = _call(func, column, n, 0)
+        out = observed.get(name) if isinstance(observed, dict) else None
         if not isinstance(out, tuple) or len(out) != 2:
             raise CheckFailed(f"expected a tuple (cond, rows), found {type(out).__name__}")
         cond, rows = np.asarray(out[0], dtype=float), np.asarray(out[1])
@@ -166,14 +185,30 @@ def _collapse_cases() -> list[tuple[pd.DataFrame, pd.DataFrame, set[str]]]:
     ]
 
 
-@register("07.collapsed_columns", target="collapsed_columns", points=1,
+def _collapse_inputs(seed: int | None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    return [(real, synth) for real, synth, _ in _collapse_cases()]
+
+
+def _collapse_export(func: Any, cases: list) -> list[Any]:
+    require_callable(func, "collapsed_columns")
+    out = []
+    for real, synth in cases:
+        got = func(real.copy(), synth.copy())
+        try:  # a generator or a set of names travels as a list of text
+            out.append(sorted(str(c) for c in got))
+        except TypeError:
+            out.append(got)
+    return out
+
+
+@register("07.collapsed_columns", target="collapsed_columns", points=1, inputs=_collapse_inputs,
+          export=_collapse_export,
           hint="Numeric column (more than 2 distinct real values): collapsed when the synthetic "
                "standard deviation is below half the real one. Other columns: collapsed when a "
                "level with at least 2% of the real rows never appears in the synthetic rows.")
-def collapsed_columns_check(func: Callable[..., Any]) -> None:
+def collapsed_columns_check(observed: list[Any], cases: list) -> None:
     """``collapsed_columns(real, synth)`` must name exactly the collapsed columns."""
-    for i, (real, synth, expected) in enumerate(_collapse_cases(), start=1):
-        got = _call(func, real.copy(), synth.copy())
+    for i, ((_, _, expected), got) in enumerate(zip(_collapse_cases(), observed, strict=True), start=1):
         try:
             got_set = {str(c) for c in got}
         except TypeError:
