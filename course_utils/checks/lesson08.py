@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import CheckFailed, as_number, register, whas500_split
 
@@ -76,34 +75,29 @@ def _leak_models() -> tuple[Any, Any]:
     return (MCMSynthesizer(**kw).fit(train, meta), MCMSynthesizer(hide_input=False, **kw).fit(train, meta))
 
 
-def _leak_inputs() -> tuple[pd.DataFrame, np.ndarray]:
+def _leak_inputs(seed: int | None) -> dict[str, Any]:
     train, _, _ = exercise_split()
     rows = train.iloc[:60].reset_index(drop=True)
-    hidden = np.random.default_rng(8).random((len(rows), train.shape[1])) < 0.4
-    return rows, hidden
+    hidden = np.random.default_rng(8 if seed is None else seed).random((len(rows), train.shape[1])) < 0.4
+    return {"rows": rows, "hidden": hidden}
 
 
-def _gap(func: Any, gen: Any, rows: pd.DataFrame, hidden: np.ndarray) -> float:
-    try:
-        value = func(gen, rows.copy(), hidden.copy())
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the learner reads this: name the error
-        raise CheckFailed(f"calling your function raised {type(exc).__name__}: {exc}") from None
-    return as_number(value, "the largest change of a prediction")
-
-
-@register("08.leak_test", target="leak_gap", points=1,
-          hint="Change only the cells where hidden is True (e.g. take another patient's value), "
-               "call gen.masked_outputs on both tables with the same mask, return the largest absolute change.")
-def leak_test(func: Any) -> None:
-    """``leak_gap(gen, rows, hidden)`` is 0 for a correct MCM and above 0 for a leaky one."""
+def _leak_export(func: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Runs in the learner's kernel: the learner's test on a sound and on a leaky model."""
     if not callable(func):
         raise CheckFailed(f"expected a function leak_gap(gen, rows, hidden), found {type(func).__name__}")
     fixed, leaky = _leak_models()
-    rows, hidden = _leak_inputs()
-    gap_fixed = _gap(func, fixed, rows, hidden)
-    gap_leaky = _gap(func, leaky, rows, hidden)
+    rows, hidden = inputs["rows"], np.asarray(inputs["hidden"], dtype=bool)
+    return {name: func(gen, rows.copy(), hidden.copy()) for name, gen in (("fixed", fixed), ("leaky", leaky))}
+
+
+@register("08.leak_test", target="leak_gap", points=1, inputs=_leak_inputs, export=_leak_export,
+          hint="Change only the cells where hidden is True (e.g. take another patient's value), "
+               "call gen.masked_outputs on both tables with the same mask, return the largest absolute change.")
+def leak_test(gaps: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """``leak_gap(gen, rows, hidden)`` is 0 for a correct MCM and above 0 for a leaky one."""
+    gap_fixed = as_number(gaps["fixed"], "the largest change of a prediction")
+    gap_leaky = as_number(gaps["leaky"], "the largest change of a prediction")
     if gap_fixed > LEAK_TOL:
         raise CheckFailed(
             f"your test finds a change of {gap_fixed:.3g} on a model whose hidden cells never reach the "

@@ -31,13 +31,30 @@ def _callable(obj: Any, what: str) -> Callable[..., Any]:
 
 
 # -- 1. the noise scale of a count -------------------------------------------------------------
-@register("10.noise_scale", target="count_noise_scale", points=1,
-          hint="A count changes by at most 1 when one patient joins or leaves: Laplace scale = sensitivity / epsilon.")
-def noise_scale(func: Any) -> None:
-    """``count_noise_scale(epsilon)`` returns the Laplace scale ``1 / epsilon`` for several epsilons."""
+# Each check below builds its inputs in trusted code from a seed the grader draws; the export
+# calls the learner's function on them inside the learner's kernel and records the outputs;
+# the verdict compares them with the formula.
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(10 if seed is None else seed)
+
+
+def _scale_inputs(seed: int | None) -> list[float]:
+    extra = np.round(_rng(seed).uniform(0.2, 6.0, size=2), 3).tolist()
+    return [0.1, 0.5, 1.0, 8.0, *extra]
+
+
+def _scale_export(func: Any, epsilons: list[float]) -> list[Any]:
     func = _callable(func, "count_noise_scale(epsilon)")
-    for eps in (0.1, 0.5, 1.0, 2.0, 8.0):
-        got = as_number(func(eps), f"count_noise_scale({eps})")
+    return [func(eps) for eps in epsilons]
+
+
+@register("10.noise_scale", target="count_noise_scale", points=1, inputs=_scale_inputs,
+          export=_scale_export,
+          hint="One patient changes a count by at most 1 (the sensitivity); the Laplace scale is sensitivity / epsilon.")
+def noise_scale(outputs: list[Any], epsilons: list[float]) -> None:
+    """``count_noise_scale(epsilon)`` returns the Laplace scale ``1 / epsilon`` for several epsilons."""
+    for eps, value in zip(epsilons, outputs, strict=True):
+        got = as_number(value, f"count_noise_scale({eps})")
         want = 1.0 / eps
         if not math.isclose(got, want, rel_tol=1e-6):
             raise CheckFailed(f"count_noise_scale({eps}) gave {got:.4g}; the Laplace scale for a count at "
@@ -46,14 +63,30 @@ def noise_scale(func: Any) -> None:
 
 
 # -- 2. randomised response --------------------------------------------------------------------
-@register("10.randomize", target="randomize", points=1,
-          hint="Keep each answer with probability e^eps / (1 + e^eps), flip it otherwise; draw with the rng given.")
-def randomize(func: Any) -> None:
-    """``randomize(answers, epsilon, rng)`` keeps each 0/1 answer with probability ``e^eps/(1+e^eps)``."""
+def _randomize_inputs(seed: int | None) -> dict[str, Any]:
+    rng = _rng(seed)
+    return {"truth": (rng.random(20_000) < 0.3).astype(np.int64),
+            "seeds": rng.integers(0, 2**31 - 1, size=4).tolist()}
+
+
+def _randomize_export(func: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     func = _callable(func, "randomize(answers, epsilon, rng)")
-    truth = (np.random.default_rng(0).random(20_000) < 0.3).astype(int)
+    truth, seeds = np.asarray(inputs["truth"]), inputs["seeds"]
+    out = {f"eps{eps}": np.asarray(func(truth.copy(), eps, np.random.default_rng(s)))
+           for eps, s in ((0.5, seeds[0]), (2.0, seeds[1]))}
+    out["a"] = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(seeds[2])))
+    out["b"] = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(seeds[3])))
+    return out
+
+
+@register("10.randomize", target="randomize", points=1, inputs=_randomize_inputs,
+          export=_randomize_export,
+          hint="Keep each answer with probability e^eps / (1 + e^eps), flip it otherwise; draw with the rng given.")
+def randomize(outputs: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """``randomize(answers, epsilon, rng)`` keeps each 0/1 answer with probability ``e^eps/(1+e^eps)``."""
+    truth = np.asarray(inputs["truth"])
     for eps in (0.5, 2.0):
-        out = np.asarray(func(truth.copy(), eps, np.random.default_rng(1)))
+        out = np.asarray(outputs[f"eps{eps}"])
         if out.shape != truth.shape:
             raise CheckFailed(f"expected one answer per patient ({truth.shape[0]}), got shape {out.shape}")
         if not np.isin(out, (0, 1)).all():
@@ -68,24 +101,36 @@ def randomize(func: Any) -> None:
         if abs(flipped_ones - flipped_zeros) > 0.03:
             raise CheckFailed(f"1s were flipped {flipped_ones:.1%} of the time, 0s {flipped_zeros:.1%}: "
                               "both should be flipped with the same probability")
-    a = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(5)))
-    b = np.asarray(func(truth.copy(), 1.0, np.random.default_rng(6)))
-    if np.array_equal(a, b):
+    if np.array_equal(np.asarray(outputs["a"]), np.asarray(outputs["b"])):
         raise CheckFailed("two different rngs gave the same answers: draw the coin flips from the rng argument")
 
 
 # -- 3. the estimate ---------------------------------------------------------------------------
-@register("10.estimate", target="estimate_rate", points=1,
-          hint="E[reported mean] = p * rate + (1 - p) * (1 - rate) with p = e^eps / (1 + e^eps); solve for rate.")
-def estimate(func: Any) -> None:
-    """``estimate_rate(reported, epsilon)`` is the unbiased estimate ``(mean - (1 - p)) / (2p - 1)``."""
-    func = _callable(func, "estimate_rate(reported, epsilon)")
-    rng = np.random.default_rng(3)
+def _estimate_inputs(seed: int | None) -> list[dict[str, Any]]:
+    rng = _rng(seed)
+    cases = []
     for eps, rate in ((0.5, 0.1), (1.0, 0.3), (3.0, 0.6)):
         p = math.exp(eps) / (1 + math.exp(eps))
-        reported = (rng.random(5000) < p * rate + (1 - p) * (1 - rate)).astype(int)
+        reported = (rng.random(5000) < p * rate + (1 - p) * (1 - rate)).astype(np.int64)
+        cases.append({"epsilon": eps, "reported": reported})
+    return cases
+
+
+def _estimate_export(func: Any, cases: list[dict[str, Any]]) -> list[Any]:
+    func = _callable(func, "estimate_rate(reported, epsilon)")
+    return [func(np.asarray(c["reported"]).copy(), c["epsilon"]) for c in cases]
+
+
+@register("10.estimate", target="estimate_rate", points=1, inputs=_estimate_inputs,
+          export=_estimate_export,
+          hint="E[reported mean] = p * rate + (1 - p) * (1 - rate) with p = e^eps / (1 + e^eps); solve for rate.")
+def estimate(outputs: list[Any], cases: list[dict[str, Any]]) -> None:
+    """``estimate_rate(reported, epsilon)`` is the unbiased estimate ``(mean - (1 - p)) / (2p - 1)``."""
+    for case, value in zip(cases, outputs, strict=True):
+        eps, reported = case["epsilon"], np.asarray(case["reported"])
+        p = math.exp(eps) / (1 + math.exp(eps))
         want = (reported.mean() - (1 - p)) / (2 * p - 1)
-        got = as_number(func(reported, eps), f"estimate_rate(reported, {eps})")
+        got = as_number(value, f"estimate_rate(reported, {eps})")
         if not math.isclose(got, want, abs_tol=1e-6):
             raise CheckFailed(f"at epsilon {eps} the reported rate is {reported.mean():.3f} and the unbiased "
                               f"estimate is {want:.3f}; you gave {got:.3f}")
