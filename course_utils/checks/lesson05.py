@@ -128,3 +128,65 @@ def subgroup(obj: Any) -> None:
             f"{overall:.1f}). Were the other columns drawn given gender, or was gender overwritten "
             "after sampling?"
         )
+
+
+# -- 05.leaf_draw: the heart of sequential CART, written by the learner ----------------------
+LEAF_DRAWS = 40
+"""Repeated draws per new row: enough to see that the draw is random, and from the whole leaf."""
+
+
+def _leaf_inputs(seed: int | None) -> dict[str, Any]:
+    """A tree's training data (trusted) and new rows; the seeds of the learner's random draws."""
+    train, _, _ = exercise_split()
+    rng = np.random.default_rng(5 if seed is None else seed)
+    X = train[["age", "sysbp", "hr"]].to_numpy(dtype=float)
+    new = X[rng.choice(len(X), size=25, replace=False)] + rng.normal(0, 2, size=(25, 3))
+    return {"X": X, "y": train["bmi"].to_numpy(dtype=float), "new": new,
+            "seeds": rng.integers(0, 2**31 - 1, size=LEAF_DRAWS).tolist()}
+
+
+def _leaf_tree(inputs: dict[str, Any]):
+    from sklearn.tree import DecisionTreeRegressor
+
+    return DecisionTreeRegressor(min_samples_leaf=10, random_state=0).fit(inputs["X"], inputs["y"])
+
+
+def _leaf_export(func: Any, inputs: dict[str, Any]) -> np.ndarray:
+    """Runs in the learner's kernel: the same tree, then the learner's draw, once per seed."""
+    from . import require_callable
+
+    require_callable(func, "leaf_draw")
+    tree = _leaf_tree(inputs)
+    X, y, new = (np.asarray(inputs[k]) for k in ("X", "y", "new"))
+    return np.stack([np.asarray(func(tree, X.copy(), y.copy(), new.copy(), np.random.default_rng(s)),
+                                dtype=float).reshape(-1) for s in inputs["seeds"]])
+
+
+@register("05.leaf_draw", target="leaf_draw", points=2, inputs=_leaf_inputs, export=_leaf_export,
+          hint="tree.apply gives the leaf of each row: find the leaf of each new row, then pick, "
+               "with rng, one y value of the training rows in that same leaf (not the leaf mean).")
+def leaf_draw(draws: np.ndarray, inputs: dict[str, Any]) -> None:
+    """``leaf_draw(tree, X_train, y_train, X_new, rng)``: one training value from each new row's leaf."""
+    draws = np.asarray(draws, dtype=float)
+    tree = _leaf_tree(inputs)
+    X, y, new = (np.asarray(inputs[k]) for k in ("X", "y", "new"))
+    if draws.shape != (LEAF_DRAWS, len(new)):
+        raise CheckFailed(f"expected one value per new row ({len(new)}), found {draws.shape[1:]} per call")
+    leaf_of_train, leaf_of_new = tree.apply(X), tree.apply(new)
+    donors = [set(y[leaf_of_train == leaf].tolist()) for leaf in leaf_of_new]
+    outside = sum(v not in donors[j] for row in draws for j, v in enumerate(row))
+    if outside:
+        means = tree.predict(new)
+        if np.allclose(draws[0], means):
+            raise CheckFailed("the values are the leaves' means (tree.predict): draw one real training "
+                              "value of the leaf instead, so the spread within the leaf survives")
+        raise CheckFailed(f"{outside} of {draws.size} drawn values are not training values of the new "
+                          "row's leaf: use tree.apply on the training rows and on the new rows")
+    varied = [len(set(draws[:, j])) > 1 for j in range(len(new)) if len(donors[j]) > 3]
+    if not any(varied):
+        raise CheckFailed("every call gives the same value for a row: draw at random with the rng given")
+    # over the repeated draws every donor of a leaf should be reachable, not only a few
+    j = int(np.argmax([len(d) for d in donors]))
+    seen = len(set(draws[:, j])) / min(len(donors[j]), LEAF_DRAWS)
+    if seen < 0.4:
+        raise CheckFailed("the draws keep to a few values of the leaf: pick uniformly among all its rows")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from course_utils.checks.lesson05 import exercise_split
 from course_utils.config import SEED
 from course_utils.data import load_whas500
@@ -86,14 +88,47 @@ def _subgroup_too_few():
     return _subgroup_right().head(50)
 
 
+# -- 05.leaf_draw --------------------------------------------------------------------------
+def _draw_right():
+    def leaf_draw(tree, X_train, y_train, X_new, rng):
+        leaf_train, leaf_new = tree.apply(X_train), tree.apply(X_new)
+        return np.array([rng.choice(y_train[leaf_train == leaf]) for leaf in leaf_new])
+    return leaf_draw
+
+
+def _draw_mean():
+    return lambda tree, X_train, y_train, X_new, rng: tree.predict(X_new)
+
+
+def _draw_first_donor():
+    def leaf_draw(tree, X_train, y_train, X_new, rng):
+        leaf_train, leaf_new = tree.apply(X_train), tree.apply(X_new)
+        return np.array([y_train[leaf_train == leaf][0] for leaf in leaf_new])
+    return leaf_draw
+
+
+def _draw_any_patient():
+    return lambda tree, X_train, y_train, X_new, rng: rng.choice(y_train, size=len(X_new))
+
+
+def _draw_fixed_seed():
+    def leaf_draw(tree, X_train, y_train, X_new, rng):
+        fixed = np.random.default_rng(0)
+        leaf_train, leaf_new = tree.apply(X_train), tree.apply(X_new)
+        return np.array([fixed.choice(y_train[leaf_train == leaf]) for leaf in leaf_new])
+    return leaf_draw
+
+
 RIGHT: dict[str, Callable[[], object]] = {
     "05.visit_order": _order_right,
     "05.leaf_size": _leaf_right,
     "05.subgroup": _subgroup_right,
+    "05.leaf_draw": _draw_right,
 }
 
 MUTANTS: dict[str, list[Callable[[], object]]] = {
     "05.visit_order": [_order_default, _order_swapped, _order_all_data, _order_unfitted],
     "05.leaf_size": [_leaf_one, _leaf_two, _leaf_huge, _leaf_fraction],
     "05.subgroup": [_subgroup_overwritten, _subgroup_real_rows, _subgroup_unconditional, _subgroup_too_few],
+    "05.leaf_draw": [_draw_mean, _draw_first_donor, _draw_any_patient, _draw_fixed_seed],
 }
