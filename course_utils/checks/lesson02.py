@@ -273,3 +273,57 @@ def utility(obj: Any) -> None:
     if not (want["roc_auc"] - 0.10 <= syn["roc_auc"] <= want["roc_auc"] + 0.04):
         raise CheckFailed(f"synthetic-trained ROC AUC {syn['roc_auc']:.3f} is implausible next to the "
                           f"real-trained {want['roc_auc']:.3f}")
+
+
+# -- 02.neighbours: SMOTE's neighbour search, written by the learner ------------------------
+def _neighbour_inputs(seed: int | None) -> dict[str, Any]:
+    """Two overlapping classes in 3 numbers (trusted); the minority label and k."""
+    rng = np.random.default_rng(2 if seed is None else seed)
+    X = np.vstack([rng.normal(0, 1, size=(40, 3)), rng.normal(0.8, 1, size=(14, 3))])
+    y = np.r_[np.zeros(40, dtype=np.int64), np.ones(14, dtype=np.int64)]
+    order = rng.permutation(len(y))  # the classes interleaved, as in a real table
+    return {"X": X[order], "y": y[order], "label": 1, "k": 4}
+
+
+def _neighbour_export(func: Any, inputs: dict[str, Any]) -> np.ndarray:
+    from . import require_callable
+
+    require_callable(func, "class_neighbours")
+    X, y = np.asarray(inputs["X"]).copy(), np.asarray(inputs["y"]).copy()
+    return np.asarray(func(X, y, inputs["label"], inputs["k"]))
+
+
+def reference_neighbours(X: np.ndarray, y: np.ndarray, label: Any, k: int) -> list[set[int]]:
+    """For each row of class ``label`` (in table order), the indices of its k nearest others of that class."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rows = np.flatnonzero(y == label)
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(X[rows]).kneighbors(X[rows])[1][:, 1:]
+    return [set(rows[i].tolist()) for i in idx]
+
+
+@register("02.neighbours", target="class_neighbours", points=2, inputs=_neighbour_inputs,
+          export=_neighbour_export,
+          hint="Search only among the rows of the class (X[y == label]) with NearestNeighbors(n_neighbors=k + 1), "
+               "drop the first column (each row is its own nearest neighbour), and map the positions back "
+               "to row numbers of X.")
+def neighbours(found: np.ndarray, inputs: dict[str, Any]) -> None:
+    """``class_neighbours(X, y, label, k)``: each class row's k nearest other rows of the same class."""
+    X, y, label, k = np.asarray(inputs["X"]), np.asarray(inputs["y"]), inputs["label"], int(inputs["k"])
+    want = reference_neighbours(X, y, label, k)
+    found = np.asarray(found)
+    if found.shape != (len(want), k):
+        raise CheckFailed(f"expected an array of shape ({len(want)}, {k}): one row per row of the class, "
+                          f"k neighbour indices each; found {found.shape}")
+    rows = np.flatnonzero(y == label)
+    if any(int(r) in set(f.tolist()) for r, f in zip(rows, found, strict=True)):
+        raise CheckFailed("a row is listed as its own neighbour: skip the first column of the search")
+    if found.size and not np.isin(found, rows).all():
+        if np.isin(found, np.arange(len(rows))).all():
+            raise CheckFailed("the indices are positions within the class, not row numbers of X: map them "
+                              "back with the class's row numbers")
+        raise CheckFailed("some neighbours belong to the other class: search among the class's rows only")
+    wrong = sum(set(f.tolist()) != w for f, w in zip(found, want, strict=True))
+    if wrong:
+        raise CheckFailed(f"{wrong} of {len(want)} rows have the wrong neighbours: use the Euclidean "
+                          "distance on the values as given, k nearest")

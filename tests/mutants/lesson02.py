@@ -200,7 +200,53 @@ def _utility_auc_from_labels():
     return t
 
 
+# -- 02.neighbours -------------------------------------------------------------------------
+def _nb_right():
+    from sklearn.neighbors import NearestNeighbors
+
+    def class_neighbours(X, y, label, k):
+        rows = np.flatnonzero(y == label)
+        idx = NearestNeighbors(n_neighbors=k + 1).fit(X[rows]).kneighbors(X[rows])[1][:, 1:]
+        return rows[idx]
+    return class_neighbours
+
+
+def _nb_whole_table():
+    from sklearn.neighbors import NearestNeighbors
+
+    def class_neighbours(X, y, label, k):
+        rows = np.flatnonzero(y == label)
+        return NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X[rows])[1][:, 1:]
+    return class_neighbours
+
+
+def _nb_with_self():
+    from sklearn.neighbors import NearestNeighbors
+
+    def class_neighbours(X, y, label, k):
+        rows = np.flatnonzero(y == label)
+        return rows[NearestNeighbors(n_neighbors=k).fit(X[rows]).kneighbors(X[rows])[1]]
+    return class_neighbours
+
+
+def _nb_positions():
+    from sklearn.neighbors import NearestNeighbors
+
+    def class_neighbours(X, y, label, k):
+        rows = np.flatnonzero(y == label)
+        return NearestNeighbors(n_neighbors=k + 1).fit(X[rows]).kneighbors(X[rows])[1][:, 1:]
+    return class_neighbours
+
+
+def _nb_first_k():
+    def class_neighbours(X, y, label, k):
+        rows = np.flatnonzero(y == label)
+        return np.array([[r for r in rows if r != i][:k] for i in rows])
+    return class_neighbours
+
+
 RIGHT: dict[str, Callable[[], object]] = {
+    "02.neighbours": _nb_right,
     "02.smote_step": _step_right,
     "02.totals": _totals_right,
     "02.onehot_repair": _repair_right,
@@ -210,6 +256,7 @@ RIGHT: dict[str, Callable[[], object]] = {
 }
 
 MUTANTS: dict[str, list[Callable[[], object]]] = {
+    "02.neighbours": [_nb_whole_table, _nb_with_self, _nb_positions, _nb_first_k],
     "02.smote_step": [_step_wrong_direction, _step_midpoint, _step_in_place],
     "02.totals": [_totals_new_rows_only, _totals_balanced, _totals_minority_only],
     "02.onehot_repair": [_repair_round, _repair_threshold, _repair_reset_index],
