@@ -57,6 +57,14 @@ def test_copied_training_rows_beat_the_holdout(whas):
     assert q["value"] == pytest.approx(1.0) and q["reference"] < 0.97
     assert "closer to train" in q["interpretation"]
     assert s.loc[("detection", "detection_auc_logistic"), "value"] == pytest.approx(0.5)
+    # a standardised pMSE near 0 is the signature of a copy, never "close to the holdout"
+    sp = s.loc[("detection", "s_pmse")]
+    assert sp["value"] < 0.1 and "copy" in sp["interpretation"]
+
+
+def test_an_independent_sample_is_not_called_a_copy(whas, indep_report):
+    s = R.summary(indep_report)
+    assert "copy" not in s.loc[("detection", "s_pmse"), "interpretation"]
 
 
 def test_privacy_rows_included_when_available(whas, indep_report):

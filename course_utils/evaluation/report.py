@@ -73,6 +73,11 @@ def _interpret(family: str, metric: str, value: float, ideal: float, reference: 
     if card is not None and card.name == "detection_auc" and value < min(0.4, reference - 0.1):
         return (f"below 0.5 (holdout {reference:.3g}): synthetic rows look like near copies of "
                 "training rows; check privacy")
+    if card is not None and card.name in ("pmse", "s_pmse") and value < 0.3 * reference:
+        # two independent samples of one population give pMSE near its null value (S_pMSE
+        # near 1); far below that, the classifier cannot even find the sampling noise
+        return (f"far below the holdout ({reference:.3g}): the signature of a copy of the training "
+                "rows, not of a good generator; check privacy")
     if card is not None and card.scale == "ratio":
         ratio = abs(value - ideal) / max(abs(reference - ideal), 1e-12)
         if ratio <= 1.5:
