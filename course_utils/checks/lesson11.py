@@ -138,3 +138,55 @@ def oracle_auc(obj: Any) -> None:
 
 
 __all__ = ["MAX_COPIED", "SITES", "capstone_sites", "oracle_auc_reference"]
+
+
+# -- 11.veterans_release: the whole pipeline on a table no lesson used --------------------------
+VETERANS_MAX_DCR = 0.62
+"""A release whose DCR share (mean of the grader's own draws from it) is above this leans on training patients."""
+
+
+@register("11.veterans_release", target="veterans_release", points=2,
+          hint="Split the veterans table first (train_holdout_split, stratify on 'status'), fit the generator "
+               "on the training part only, sample as many rows as it has, and keep leaves large enough "
+               "(CART: min_samples_leaf of 10 or more on 96 patients) that the DCR share stays near 0.5.")
+def veterans_release(obj: Any) -> None:
+    """``(train, holdout, synthetic)`` for the veterans table: a clean split and a release that passes."""
+    from ..data import VETERANS_TARGET, load_veterans
+    from ..evaluation.privacy import dcr
+    from ..schema import infer_metadata
+
+    if not isinstance(obj, tuple | list) or len(obj) != 3 or not all(isinstance(t, pd.DataFrame) for t in obj):
+        raise CheckFailed("expected a tuple (train, holdout, synthetic) of three DataFrames")
+    train, holdout, synthetic = obj
+    vet = load_veterans()
+    cols = list(vet.columns)
+    for name, t in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
+        if list(t.columns) != cols:
+            raise CheckFailed(f"{name}: expected the veterans table's columns {cols}")
+    if len(train) + len(holdout) != len(vet):
+        raise CheckFailed(f"train and holdout should together be the {len(vet)} patients, found "
+                          f"{len(train)} + {len(holdout)}")
+    if not 0.2 <= len(holdout) / len(vet) <= 0.4:
+        raise CheckFailed(f"keep 20-40% of the patients as the holdout; found {len(holdout)} of {len(vet)}")
+    keys = lambda t: _row_keys(t[cols].astype(str))  # noqa: E731
+    if sorted(pd.concat([keys(train), keys(holdout)])) != sorted(keys(vet)):
+        raise CheckFailed("train and holdout are not a split of the veterans table (rows repeated or changed)")
+    share = train[VETERANS_TARGET].mean(), holdout[VETERANS_TARGET].mean()
+    if abs(share[0] - share[1]) > 0.08:
+        raise CheckFailed(f"the share of deaths differs between train ({share[0]:.2f}) and holdout "
+                          f"({share[1]:.2f}): stratify the split on 'status'")
+    if len(synthetic) < len(train):
+        raise CheckFailed(f"release at least as many synthetic rows as training patients ({len(train)})")
+    copied_train = keys(synthetic).isin(set(keys(train))).mean()
+    copied_holdout = keys(synthetic).isin(set(keys(holdout))).mean()
+    if copied_holdout > 0.02:
+        raise CheckFailed(f"{copied_holdout:.0%} of the synthetic rows copy holdout patients: the generator "
+                          "saw the holdout; fit it on the training part only")
+    if copied_train > 0.05:
+        raise CheckFailed(f"{copied_train:.0%} of the synthetic rows copy training patients exactly")
+    meta = infer_metadata(vet)
+    result = dcr(train.reset_index(drop=True), synthetic.reset_index(drop=True),
+                 holdout.reset_index(drop=True), meta)
+    if result.share_closer_to_train > VETERANS_MAX_DCR:
+        raise CheckFailed(f"DCR share {result.share_closer_to_train:.2f}: the synthetic rows sit closer to "
+                          "the training patients than new patients do; use larger leaves or another method")

@@ -117,10 +117,44 @@ def _oracle_as_percent():
     return 100 * oracle_auc_reference()
 
 
+# -- 11.veterans_release ------------------------------------------------------------------
+def _vet(leaf: int = 15, fit_on: str = "train", stratify: bool = True, n: int | None = None):
+    from course_utils.data import VETERANS_TARGET, load_veterans
+
+    df, meta = load_veterans(return_metadata=True)
+    train, holdout = train_holdout_split(df, stratify=VETERANS_TARGET if stratify else None,
+                                         random_state=SEED)
+    source = {"train": train, "all": df}[fit_on]
+    gen = CARTSynthesizer(min_samples_leaf=leaf, random_state=SEED).fit(source, meta)
+    return train, holdout, gen.sample(len(train) if n is None else n)
+
+
+def _vet_right():
+    return _vet()
+
+
+def _vet_fit_on_everything():
+    return _vet(leaf=1, fit_on="all")
+
+
+def _vet_leaf_one():
+    return _vet(leaf=1)
+
+
+def _vet_train_as_synthetic():
+    train, holdout, _ = _vet()
+    return train, holdout, train.copy()
+
+
+def _vet_too_few_rows():
+    return _vet(n=20)
+
+
 RIGHT = {
     "11.site_split": _split_right,
     "11.pooled_synthetic": _pooled_right,
     "11.oracle_auc": _oracle_right,
+    "11.veterans_release": _vet_right,
 }
 
 MUTANTS = {
@@ -128,4 +162,5 @@ MUTANTS = {
                       _split_pooled_first],
     "11.pooled_synthetic": [_pooled_real_rows, _pooled_one_site, _pooled_leaf_one, _pooled_fit_on_holdout],
     "11.oracle_auc": [_oracle_site_a_alone, _oracle_scored_on_train, _oracle_as_percent],
+    "11.veterans_release": [_vet_fit_on_everything, _vet_leaf_one, _vet_train_as_synthetic, _vet_too_few_rows],
 }
