@@ -238,3 +238,18 @@ def public_bounds(metadata: Metadata, df: pd.DataFrame, bounds: Any, who: str) -
         return {c: (float(bounds[c][0]), float(bounds[c][1])) for c in numeric}
     raise ValueError(f"{who}: bounds must be a dict of public ranges or 'metadata'"
                      + (", 'private'" if who.startswith("MST") else "") + f"; got {bounds!r}")
+
+
+def check_private_fit(generator: Any, df: pd.DataFrame, metadata: Metadata | None) -> None:
+    """What every DP generator checks before it reads a row: the table, epsilon, delta, public metadata."""
+    from ..privacy_accounting import check_delta, check_epsilon
+    from .base import check_table
+
+    check_table(df)
+    who = type(generator).__name__
+    check_epsilon(generator.epsilon, who)
+    check_delta(generator.delta, who)
+    if metadata is None:
+        raise ValueError(f"{who} needs metadata declared from public knowledge (column kinds, "
+                         "categories, one-hot groups); infer_metadata(df) would read them from "
+                         "the patients' rows")

@@ -35,10 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ..privacy_accounting import check_delta, check_epsilon
 from ..schema import Metadata
-from .base import Synthesizer, check_table
-from .dp_domain import PublicDomain, public_bounds
+from .base import Synthesizer
+from .dp_domain import PublicDomain, check_private_fit, public_bounds
 from .neural import build_mlp, make_generator, seeded, torch_seed
 from .vae import kl_divergence, reparameterize
 
@@ -125,14 +124,7 @@ class DPVAESynthesizer(Synthesizer):
 
     def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> DPVAESynthesizer:
         """Train privately on ``df``; ``metadata`` (public categories and kinds) is required."""
-        check_table(df)
-        who = type(self).__name__
-        check_epsilon(self.epsilon, who)
-        check_delta(self.delta, who)
-        if metadata is None:
-            raise ValueError(f"{who} needs metadata declared from public knowledge (column kinds, "
-                             "categories, one-hot groups); infer_metadata(df) would read them from "
-                             "the patients' rows")
+        check_private_fit(self, df, metadata)
         for name in ("epochs", "batch_size", "latent_dim"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:

@@ -42,14 +42,12 @@ from tqdm.auto import tqdm
 from ..privacy_accounting import (
     cdp_eps,
     cdp_rho,
-    check_delta,
-    check_epsilon,
     exponential_mechanism,
     gaussian_sigma,
 )
 from ..schema import Metadata
-from .base import Synthesizer, check_table
-from .dp_domain import PublicDomain, numeric_columns, public_bounds
+from .base import Synthesizer
+from .dp_domain import PublicDomain, check_private_fit, numeric_columns, public_bounds
 
 __all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "private_bounds",
            "project_to_simplex", "sample_tree", "select_tree"]
@@ -270,14 +268,7 @@ class MSTSynthesizer(Synthesizer):
 
     def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> MSTSynthesizer:
         """Measure ``df`` privately; ``metadata`` (public categories and kinds) is required."""
-        check_table(df)
-        who = type(self).__name__
-        check_epsilon(self.epsilon, who)
-        check_delta(self.delta, who)
-        if metadata is None:
-            raise ValueError(f"{who} needs metadata declared from public knowledge (column kinds, "
-                             "categories, one-hot groups); infer_metadata(df) would read them from "
-                             "the patients' rows")
+        check_private_fit(self, df, metadata)
         if not 0.0 < float(self.bounds_share) < 1.0:
             raise ValueError(f"bounds_share must be in (0, 1), got {self.bounds_share!r}")
         return super().fit(df, metadata)
