@@ -24,6 +24,11 @@ from .persistence_tables import ARRAY_KINDS
 COURSE_CLASSES: dict[str, str] = {
     "course_utils.schema:ColumnSpec": "course_utils.schema",
     "course_utils.schema:Metadata": "course_utils.schema",
+    "course_utils.constraints:SumOf": "course_utils.constraints",
+    "course_utils.constraints:Threshold": "course_utils.constraints",
+    "course_utils.constraints:Bins": "course_utils.constraints",
+    "course_utils.constraints:Inequality": "course_utils.constraints",
+    "course_utils.constraints:SurvivalPair": "course_utils.constraints",
     "course_utils.transform:Span": "course_utils.transform",
     "course_utils.transform:_Scaler": "course_utils.transform",
     "course_utils.transform:TabularTransformer": "course_utils.transform",

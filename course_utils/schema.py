@@ -32,6 +32,7 @@ import pandas as pd
 Kind = Literal["continuous", "integer", "binary", "categorical", "datetime"]
 KINDS: tuple[str, ...] = ("continuous", "integer", "binary", "categorical", "datetime")
 NUMERIC_KINDS: tuple[str, ...] = ("continuous", "integer")
+MAX_DECIMALS = 6
 
 
 @dataclass
@@ -45,6 +46,9 @@ class ColumnSpec:
         bounds: ``(low, high)`` for numeric and datetime columns (inclusive), else None.
         categories: the allowed levels of a categorical column, in order.
         group: the one-hot group this 0/1 column belongs to, if any.
+        decimals: for a continuous column, the number of decimals its values are
+            stored with (0-6; generated values are rounded to it), None when the
+            values carry more than 6 decimals.
     """
 
     name: str
@@ -53,6 +57,7 @@ class ColumnSpec:
     bounds: tuple[Any, Any] | None = None
     categories: list[Any] | None = None
     group: str | None = None
+    decimals: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -71,6 +76,16 @@ class ColumnSpec:
                 f"column {self.name!r}: only binary (0/1) columns can be in a one-hot group, "
                 f"this one is {self.kind}"
             )
+        if self.decimals is not None:
+            if self.kind != "continuous":
+                raise ValueError(f"column {self.name!r}: decimals apply to continuous columns, this one is {self.kind}")
+            if isinstance(self.decimals, bool) or not isinstance(self.decimals, int | np.integer) \
+                    or not 0 <= self.decimals <= MAX_DECIMALS:
+                raise ValueError(
+                    f"column {self.name!r}: decimals must be a whole number from 0 to {MAX_DECIMALS}, "
+                    f"got {self.decimals!r}"
+                )
+            self.decimals = int(self.decimals)
 
 
 @dataclass
@@ -78,13 +93,21 @@ class Metadata:
     """The schema of a table: one :class:`ColumnSpec` per column, in column order.
 
     ``one_hot_groups`` maps a group name to its member columns; each row must have
-    exactly one 1 among them. Use :func:`infer_metadata` to build one from data.
+    exactly one 1 among them. ``constraints`` are the accepted rules between columns
+    (:mod:`course_utils.constraints`) that every generator keeps in every row. Use
+    :func:`infer_metadata` to build one from data.
     """
 
     columns: dict[str, ColumnSpec]
     one_hot_groups: dict[str, list[str]] = field(default_factory=dict)
+    constraints: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from .constraints import check_constraint_columns
+
+        self.constraints = list(self.constraints)
+        for c in self.constraints:
+            check_constraint_columns(c, self.columns)
         for group, members in self.one_hot_groups.items():
             if len(members) < 2:
                 raise ValueError(f"one-hot group {group!r} needs at least two columns, got {members}")
@@ -129,19 +152,27 @@ class Metadata:
         """Return a copy with one column's spec changed, e.g. ``kind="categorical"``."""
         new = self.copy()
         spec = asdict(new[name])
+        if changes.get("kind", "continuous") != "continuous" and "decimals" not in changes:
+            spec["decimals"] = None  # precision is a property of continuous columns only
         spec.update(changes)
         new.columns[name] = ColumnSpec(**spec)
         return new
 
+    def with_constraints(self, constraints: Iterable[Any]) -> Metadata:
+        """Return a copy that also holds ``constraints`` (accepted rules between columns)."""
+        new = self.copy()
+        return Metadata(new.columns, new.one_hot_groups, [*new.constraints, *copy.deepcopy(list(constraints))])
+
     def select(self, names: Iterable[str]) -> Metadata:
-        """Metadata of a subset of the columns (one-hot groups kept only when whole)."""
+        """Metadata of a subset of the columns (one-hot groups and constraints kept only when whole)."""
         names = list(names)
         cols = {n: copy.deepcopy(self[n]) for n in names}
         groups = {g: m for g, m in self.one_hot_groups.items() if all(c in cols for c in m)}
         for spec in cols.values():
             if spec.group not in groups:
                 spec.group = None
-        return Metadata(cols, groups)
+        rules = [copy.deepcopy(c) for c in self.constraints if all(x in cols for x in c.columns())]
+        return Metadata(cols, groups, rules)
 
     def copy(self) -> Metadata:
         """A deep copy."""
@@ -166,7 +197,9 @@ class Metadata:
             if d["categories"] is not None:
                 d["categories"] = [plain(c) for c in d["categories"]]
             out.append(d)
-        return {"columns": out, "one_hot_groups": self.one_hot_groups}
+        rules = [{k: plain(v) if not isinstance(v, list) else [plain(x) for x in v] for k, v in c.to_dict().items()}
+                 for c in self.constraints]
+        return {"columns": out, "one_hot_groups": self.one_hot_groups, "constraints": rules}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Metadata:
@@ -180,7 +213,10 @@ class Metadata:
                     b = [pd.Timestamp(x) for x in b]
                 c["bounds"] = tuple(b)
             cols[c["name"]] = ColumnSpec(**c)
-        return cls(cols, {k: list(v) for k, v in d.get("one_hot_groups", {}).items()})
+        from .constraints import constraint_from_dict
+
+        rules = [constraint_from_dict(c) for c in d.get("constraints", [])]
+        return cls(cols, {k: list(v) for k, v in d.get("one_hot_groups", {}).items()}, rules)
 
     def to_json(self, path: str | None = None) -> str:
         """Serialise to JSON text, and write it to ``path`` when given."""
@@ -263,6 +299,24 @@ def _is_whole(values: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(values)) and np.all(np.mod(values, 1) == 0))
 
 
+def learn_decimals(values: Any, max_decimals: int = MAX_DECIMALS) -> int | None:
+    """The fewest decimals (0 to ``max_decimals``) that reproduce every finite value, else None.
+
+    The rule of RDT's ``FloatFormatter(learn_rounding_scheme=True)``: lab values stored
+    as ``4.7`` or ``0.125`` give 1 and 3; a column of computed ratios gives None.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return None
+    scale = np.maximum(np.abs(v), 1.0)
+    for d in range(max_decimals + 1):
+        # float error of a decimal stored in binary is ~1e-16 relative; allow a little more
+        if np.all(np.abs(np.round(v, d) - v) <= 1e-9 * scale):
+            return d
+    return None
+
+
 def infer_column(series: pd.Series, name: str | None = None) -> ColumnSpec:
     """Infer the :class:`ColumnSpec` of one column (see the module docstring's rules)."""
     name = str(series.name if name is None else name)
@@ -292,7 +346,7 @@ def infer_column(series: pd.Series, name: str | None = None) -> ColumnSpec:
         return ColumnSpec(name, "binary", nullable, (0, 1))
     if pd.api.types.is_integer_dtype(dtype) or _is_whole(values):
         return ColumnSpec(name, "integer", nullable, (int(low), int(high)))
-    return ColumnSpec(name, "continuous", nullable, (float(low), float(high)))
+    return ColumnSpec(name, "continuous", nullable, (float(low), float(high)), decimals=learn_decimals(values))
 
 
 def detect_one_hot_groups(df: pd.DataFrame, sep: str = "_") -> dict[str, list[str]]:
@@ -365,15 +419,17 @@ def _derive_for_kind(series: pd.Series, name: str, kind: str) -> dict[str, Any]:
             cats = sorted(nonnull.unique())
         except TypeError:
             cats = sorted(nonnull.unique(), key=str)
-        return {"categories": [c.item() if isinstance(c, np.generic) else c for c in cats], "bounds": None}
+        cats = [c.item() if isinstance(c, np.generic) else c for c in cats]
+        return {"categories": cats, "bounds": None, "decimals": None}
     if kind in ("integer", "continuous", "binary"):
         if not pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
             raise ValueError(f"column {name!r}: cannot treat non-numeric values as {kind}")
         lo, hi = float(nonnull.min()), float(nonnull.max())
         bounds = (int(lo), int(hi)) if kind != "continuous" else (lo, hi)
-        return {"categories": None, "bounds": bounds}
+        decimals = learn_decimals(nonnull.to_numpy(dtype=float)) if kind == "continuous" else None
+        return {"categories": None, "bounds": bounds, "decimals": decimals}
     if kind == "datetime":
-        return {"categories": None, "bounds": (nonnull.min(), nonnull.max())}
+        return {"categories": None, "bounds": (nonnull.min(), nonnull.max()), "decimals": None}
     return {}
 
 
@@ -442,12 +498,17 @@ def validate(df: pd.DataFrame, metadata: Metadata, *, check_bounds: bool = True)
                 f"one-hot group {group!r}: {int(bad.sum())} row(s) do not have exactly one 1 "
                 f"among {members}"
             )
+    for rule in getattr(metadata, "constraints", []):  # files saved before rules existed have none
+        broken = ~rule.holds(df)
+        if broken.any():
+            raise ValueError(f"constraint '{rule}': broken in {int(broken.sum())} row(s) of the table")
 
 
 def repair_frame(df: pd.DataFrame, metadata: Metadata, dtypes: Mapping[str, Any]) -> pd.DataFrame:
     """Make generated values valid for their column kind and restore the training dtypes.
 
-    Integers and binaries are rounded; numeric values clipped to their bounds;
+    Integers and binaries are rounded, continuous values to their column's
+    ``decimals``; numeric values clipped to their bounds;
     categoricals restricted to the training categories (anything else becomes missing);
     each one-hot group keeps exactly one 1 (its largest value).
     """
@@ -459,6 +520,8 @@ def repair_frame(df: pd.DataFrame, metadata: Metadata, dtypes: Mapping[str, Any]
             v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             if spec.kind != "continuous":
                 v = np.round(v)
+            elif spec.decimals is not None:
+                v = np.round(v, spec.decimals)
             if spec.bounds is not None:
                 v = np.clip(v, spec.bounds[0], spec.bounds[1])
             out[name] = _cast_numeric(v, dtype)

@@ -40,6 +40,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from ..config import check_random_state
+from ..constraints import apply_constraints, rows_satisfying
 from ..schema import Metadata, infer_metadata, repair_frame, require_frame, validate
 
 
@@ -68,11 +69,18 @@ class Synthesizer(BaseEstimator, ABC):
 
     Subclasses set ``supports_conditions = True`` when ``sample`` can fix column
     values; the others raise ``NotImplementedError`` when given ``conditions``.
-    Fitted attributes: ``metadata_``, ``columns_``, ``dtypes_``, ``n_train_``.
+    Fitted attributes: ``metadata_``, ``columns_``, ``dtypes_``, ``n_train_``, and
+    ``rejection_rate_`` (share of drawn rows the last ``sample`` threw away for
+    breaking a rule of ``metadata.constraints``).
+
+    Accepted constraints (``metadata.constraints``) hold in every returned row:
+    derived columns are rebuilt from their sources after sampling, and rows breaking
+    a checked rule (an inequality, a survival time past its follow-up) are drawn again.
     """
 
     supports_conditions: bool = False
     handles_missing: bool = True
+    MAX_DRAWN_PER_ROW = 50  # rows drawn per row asked for before rejection gives up
 
     def __init__(self, random_state: int | None = None, verbose: bool = True):
         self.random_state = random_state
@@ -133,6 +141,7 @@ class Synthesizer(BaseEstimator, ABC):
         self.dtypes_ = {c: df[c].dtype for c in self.columns_}
         self.n_train_ = len(df)
         self.missing_rate_ = {c: float(df[c].isna().mean()) for c in self.columns_}
+        self.rejection_rate_ = 0.0
         self._rng = check_random_state(self.random_state)
         self._fit(df[self.columns_].reset_index(drop=True))
 
@@ -158,14 +167,54 @@ class Synthesizer(BaseEstimator, ABC):
         rng = self._rng if random_state is None else check_random_state(random_state)
         if n == 0:
             return self._empty()
-        raw = self._sample(n, conditions, rng)
-        if list(raw.columns) != self.columns_:
-            raw = raw[self.columns_]
-        out = repair_frame(raw, self.metadata_, self.dtypes_)
+        rules = getattr(self.metadata_, "constraints", [])  # files saved before rules existed have none
+        if rules:
+            return self._sample_with_rules(n, conditions, rng, rules)
+        out = self._draw_repaired(n, conditions, rng)
         for col, value in (conditions or {}).items():
             if not (out[col] == value).all():
                 raise RuntimeError(f"{type(self).__name__} did not honour the condition on {col!r}")
         return out
+
+    def _draw_repaired(self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator) -> pd.DataFrame:
+        raw = self._sample(n, conditions, rng)
+        if list(raw.columns) != self.columns_:
+            raw = raw[self.columns_]
+        return repair_frame(raw, self.metadata_, self.dtypes_)
+
+    def _sample_with_rules(self, n: int, conditions: dict[str, Any] | None,
+                           rng: np.random.Generator, rules: list[Any]) -> pd.DataFrame:
+        """Derived columns rebuilt from their sources; rows breaking a checked rule drawn again.
+
+        Sets ``rejection_rate_``: the share of drawn rows thrown away. Gives up with a
+        ``RuntimeError`` naming the most broken rule after ``MAX_DRAWN_PER_ROW`` rows
+        drawn per row asked for.
+        """
+        kept: list[pd.DataFrame] = []
+        n_kept = drawn = 0
+        broken = dict.fromkeys(map(str, rules), 0)
+        batch = n
+        while n_kept < n:
+            if drawn + batch > self.MAX_DRAWN_PER_ROW * n + 100:
+                worst = max(broken, key=broken.get)
+                raise RuntimeError(
+                    f"{type(self).__name__}: after drawing {drawn} rows only {n_kept} kept every rule; "
+                    f"'{worst}' was broken in {broken[worst] / max(drawn, 1):.0%} of them. Check that the "
+                    "rule holds in the training table, or drop it from metadata.constraints"
+                )
+            out = apply_constraints(self._draw_repaired(batch, conditions, rng), rules)
+            ok = rows_satisfying(out, rules)
+            for rule in rules:
+                broken[str(rule)] += int((~rule.holds(out)).sum())
+            for col, value in (conditions or {}).items():
+                ok &= (out[col] == value).to_numpy()  # a derived column may no longer match
+            drawn += batch
+            kept.append(out[ok])
+            n_kept += int(ok.sum())
+            rate = max(ok.mean(), 1.0 / self.MAX_DRAWN_PER_ROW)
+            batch = max(int(np.ceil(1.2 * (n - n_kept) / rate)), 10)
+        self.rejection_rate_ = 1.0 - n_kept / drawn
+        return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
 
     def fit_sample(self, df: pd.DataFrame, n: int | None = None, metadata: Metadata | None = None) -> pd.DataFrame:
         """Fit, then sample ``n`` rows (default: as many as the training table)."""

@@ -1,0 +1,178 @@
+"""Rules between columns and each column's precision, kept by every generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils.constraints import (
+    Bins,
+    Inequality,
+    SumOf,
+    SurvivalPair,
+    Threshold,
+    constraint_violations,
+    discover_constraints,
+)
+from course_utils.data import load_stroke
+from course_utils.generators import registry
+from course_utils.schema import Metadata, infer_metadata, learn_decimals, validate
+
+STUDY_DAYS = 1500
+GRADES = ["mild", "moderate", "severe"]
+
+
+def clinic_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A table with a derived group, a threshold flag, an inequality, a censored survival pair and lab values."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(35, 95, n)
+    score = rng.integers(0, 31, n)
+    sysbp = rng.integers(100, 200, n)
+    diasbp = sysbp - rng.integers(20, 70, n)
+    enrol = rng.integers(0, 1000, n)
+    possible = STUDY_DAYS - enrol  # administrative censoring at the end of the study
+    event_time = np.ceil(rng.exponential(300 + 10 * (95 - age)))
+    dropout = np.ceil(rng.exponential(3000, n))
+    time = np.minimum.reduce([event_time, dropout, possible]).astype(int)
+    event = ((event_time <= dropout) & (event_time <= possible)).astype(int)
+    return pd.DataFrame({
+        "age": age,
+        "old": (age >= 75).astype(int),
+        "score": score,
+        "grade": pd.Categorical(np.array(GRADES)[np.searchsorted([5, 15], score, side="right")],
+                                categories=GRADES),
+        "sysbp": sysbp,
+        "diasbp": diasbp,
+        "possible_fu": possible,
+        "time": time,
+        "event": event,
+        "hb": np.round(rng.normal(13.0, 1.5, n), 1),
+        "tsh": np.round(rng.lognormal(0.5, 0.4, n), 3),
+    })
+
+
+RULES = [
+    Threshold("old", "age", 75),
+    Bins("score", [5, 15], GRADES, column="grade"),
+    Inequality("diasbp", "sysbp"),
+    SurvivalPair("time", "event", max_followup=STUDY_DAYS, followup="possible_fu"),
+]
+
+
+@pytest.fixture(scope="module")
+def clinic() -> tuple[pd.DataFrame, Metadata]:
+    df = clinic_table()
+    return df, infer_metadata(df).with_constraints(RULES)
+
+
+def test_the_constructed_table_keeps_its_own_rules(clinic):
+    df, meta = clinic
+    assert set(constraint_violations(df, meta.constraints).values()) == {0}
+    assert (df["event"] == 0).any() and (df["time"] == df["possible_fu"]).any()
+
+
+def test_decimals_are_learnt_per_column(clinic):
+    df, meta = clinic
+    assert meta["hb"].decimals == 1
+    assert meta["tsh"].decimals == 3
+    assert learn_decimals(np.array([0.1234567, 2.0])) is None
+    assert learn_decimals(np.array([1.5, 2.25])) == 2
+    back = Metadata.from_dict(meta.to_dict())
+    assert back["tsh"].decimals == 3 and len(back.constraints) == len(RULES)
+    assert [str(c) for c in back.constraints] == [str(c) for c in meta.constraints]
+
+
+def test_bad_decimals_are_rejected():
+    meta = infer_metadata(pd.DataFrame({"x": [0.5, 1.25]}))
+    with pytest.raises(ValueError, match="'x'.*decimals"):
+        meta.update_column("x", decimals=9)
+
+
+def test_a_training_table_that_breaks_an_accepted_rule_is_refused(clinic):
+    df, meta = clinic
+    bad = df.copy()
+    bad.loc[3, "diasbp"] = bad.loc[3, "sysbp"] + 1
+    with pytest.raises(ValueError, match="diasbp < sysbp"):
+        validate(bad, meta, check_bounds=False)
+
+
+def test_a_rule_on_an_unknown_column_names_it(clinic):
+    _, meta = clinic
+    with pytest.raises(ValueError, match="'pulse'"):
+        meta.with_constraints([Inequality("pulse", "sysbp")])
+
+
+def test_discovery_finds_the_rules_that_hold(clinic):
+    df, meta = clinic
+    found = [str(c) for c in discover_constraints(df, infer_metadata(df))]
+    for rule in ("old = age >= 75", "diasbp < sysbp"):
+        assert rule in found
+    assert any(r.startswith("grade = bins of score with lower edges 5, 15") for r in found)
+
+
+def test_a_rule_broken_in_one_training_row_is_not_proposed(clinic):
+    df, _ = clinic
+    bad = df.copy()
+    bad.loc[0, "old"] = 1 - bad.loc[0, "old"]
+    bad.loc[1, "diasbp"] = bad.loc[1, "sysbp"]
+    bad.loc[2, "grade"] = "severe" if bad.loc[2, "grade"] != "severe" else "mild"
+    found = [str(c) for c in discover_constraints(bad, infer_metadata(bad))]
+    assert not any(r.startswith("old =") or r == "diasbp < sysbp" or r.startswith("grade =") for r in found)
+
+
+def test_the_stroke_tables_rules_hold_and_are_found():
+    df, meta = load_stroke(return_metadata=True)
+    named = [
+        Threshold("80+", "Age", 80),
+        Threshold("2+ comorbidotes", "# Comorbidities", 2),
+        SumOf("# Comorbidities", ["Congestive HF", "Hypertension", "Atrial Fib", "Diabetes", "TIA"]),
+        Bins("S2NihssArrival", [1, 5, 16, 21], meta.one_hot_groups["Stroke severity group"]),
+    ]
+    assert set(constraint_violations(df, named).values()) == {0}
+    found = {str(c) for c in discover_constraints(df, meta)}
+    assert {str(c) for c in named} <= found
+
+
+@pytest.mark.parametrize("entry", registry(), ids=lambda e: e.name)
+def test_every_generator_keeps_every_accepted_rule(entry, clinic):
+    df, meta = clinic
+    gen = entry.make(0, fast=True, target="event" if entry.target else None)
+    synth = gen.fit(df, meta).sample(150)
+    assert len(synth) == 150
+    assert constraint_violations(synth, meta.constraints) == dict.fromkeys(map(str, RULES), 0)
+    assert 0.0 <= gen.rejection_rate_ < 1.0
+    for col, places in (("hb", 1), ("tsh", 3)):
+        values = synth[col].to_numpy(dtype=float)
+        assert np.allclose(values, np.round(values, places), rtol=0, atol=1e-9), col
+
+
+def test_without_rules_a_generator_breaks_them(clinic):
+    df, meta = clinic
+    plain = infer_metadata(df)
+    gen = registry()[0].make(0, fast=True)  # independent marginals: no rule survives
+    synth = gen.fit(df, plain).sample(400)
+    broken = constraint_violations(synth, meta.constraints)
+    assert broken["old = age >= 75"] > 0 and broken["diasbp < sysbp"] > 0
+
+
+def test_derived_columns_honour_conditions(clinic):
+    df, meta = clinic
+    gen = registry()[0].make(0, fast=True).fit(df, meta)
+    synth = gen.sample(100, conditions={"old": 1})
+    assert (synth["old"] == 1).all() and (synth["age"] >= 75).all()
+
+
+def test_rejection_gives_up_with_a_clear_error(clinic, monkeypatch):
+    df, meta = clinic
+    gen = registry()[0].make(0, fast=True).fit(df, meta)
+    monkeypatch.setattr(type(gen), "MAX_DRAWN_PER_ROW", 1)
+    with pytest.raises(RuntimeError, match="only .* kept every rule"):
+        gen.sample(2000)
+
+
+def test_same_seed_same_rows_with_rules(clinic):
+    df, meta = clinic
+    a = registry()[0].make(0, fast=True).fit(df, meta).sample(120)
+    b = registry()[0].make(0, fast=True).fit(df, meta).sample(120)
+    pd.testing.assert_frame_equal(a, b)
