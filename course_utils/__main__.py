@@ -24,6 +24,7 @@ BENCHMARKS = {
     "generators": "course_utils.benchmarks.generators",
     "mcm": "course_utils.benchmarks.mcm",
     "dp": "course_utils.benchmarks.dp",
+    "realism": "course_utils.benchmarks.realism",
 }
 
 
