@@ -142,6 +142,12 @@ for _entry in (
                    fast_params={"epochs": 30, "batch_size": 40, "latent_dim": 8,
                                 "generator_dim": (16,), "discriminator_dim": (16,),
                                 "generator_lr": 1e-3}),
+    GeneratorEntry("LanguageModelSynthesizer", ".llm", "language model", "09",
+                   "rows written as sentences, a small transformer trained on them (GReaT-style)",
+                   needs_torch=True, supports_conditions=True,
+                   fast_params={"epochs": 4, "d_model": 16, "n_layers": 1, "n_heads": 2,
+                                "n_permutations": 1, "batch_size": 16, "learning_rate": 1e-2,
+                                "guided": True}),
 ):
     register_generator(_entry)
 del _entry
