@@ -19,6 +19,7 @@ BENCHMARKS = {
     "evaluation": "course_utils.benchmarks.evaluation",
     "cart": "course_utils.benchmarks.cart",
     "deep": "course_utils.benchmarks.deep",
+    "llm": "course_utils.benchmarks.llm",
 }
 
 
