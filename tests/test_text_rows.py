@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from course_utils.data import STROKE_GROUPS, load_stroke, load_veterans, load_whas500
+from course_utils.generators.text_grammar import RowGrammar
 from course_utils.generators.text_rows import (
     INSTRUCTION,
     RowFormat,
-    RowGrammar,
     RowParseError,
     RowTokenizer,
 )

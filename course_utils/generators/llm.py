@@ -13,7 +13,7 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
 - sampling: a prompt ``<bos> patient_id is 4821, `` (plus ``column is value, `` for
   each condition), then one token at a time with a temperature and an optional top-k
   cut; with ``guided=True`` only tokens that keep the sentence valid may be drawn
-  (:class:`~.text_rows.RowGrammar`). Sentences are parsed strictly; invalid ones are
+  (:class:`~.text_grammar.RowGrammar`). Sentences are parsed strictly; invalid ones are
   counted by reason (``sample_report_``) and replaced by new draws, never repaired;
 - checkpoints: the weights after the epochs in ``checkpoint_epochs`` are kept in
   memory (and written with ``torch.save`` when ``checkpoint_dir`` is set), and
@@ -38,13 +38,13 @@ from torch.nn import functional as F
 
 from .base import Synthesizer
 from .neural import make_generator, resolve_device, seeded, torch_seed, train_epochs
+from .text_grammar import RowGrammar
 from .text_rows import (
     INSTRUCTION,
     IS,
     PAIR_SEP,
     ParseReport,
     RowFormat,
-    RowGrammar,
     RowParseError,
     RowTokenizer,
 )
