@@ -261,3 +261,12 @@ def test_missing_values_come_back_at_their_rate(small):
     out = gen.sample(200, random_state=0)
     assert 0.1 < out["bmi"].isna().mean() < 0.45
     assert isinstance(out, pd.DataFrame) and out["age"].notna().all()
+
+
+def test_the_benchmark_recommends_by_the_lessons_rule():
+    from course_utils.benchmarks.llm import recommend
+    from course_utils.checks.lesson09 import CHECKPOINT_FIGURES
+
+    assert recommend(CHECKPOINT_FIGURES) == 40
+    assert recommend(CHECKPOINT_FIGURES, max_dcr=0.6, max_mia=0.6) == 80
+    assert recommend(CHECKPOINT_FIGURES, max_dcr=0.4) is None
