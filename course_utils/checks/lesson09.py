@@ -28,7 +28,7 @@ CHECKPOINT_FIGURES = pd.DataFrame({
     "dcr_share": [0.47, 0.51, 0.54, 0.58],
     "mia_auc": [0.49, 0.51, 0.53, 0.56],
 })
-"""An example table of checkpoint figures of the shape the lesson measures (used in the exercise)."""
+"""Illustrative checkpoint figures, of the shape lesson 09 measures (not a measurement; used in the exercise)."""
 
 
 def _call(func: Any, *args: Any) -> Any:
