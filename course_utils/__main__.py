@@ -24,6 +24,7 @@ BENCHMARKS = {
     "generators": "course_utils.benchmarks.generators",
     "mcm": "course_utils.benchmarks.mcm",
     "dp": "course_utils.benchmarks.dp",
+    "llm": "course_utils.benchmarks.llm",
 }
 
 
