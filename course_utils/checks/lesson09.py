@@ -12,7 +12,6 @@ Nothing here trains a model: every check runs in well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -51,23 +50,46 @@ def expected_sentence(row: dict[str, Any], order: list[str]) -> str:
     return ", ".join(f"{c} is {text(row[c])}" for c in order)
 
 
-@register("09.serialize_row", target="serialize_row", points=1,
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    return str(value)
+
+
+def _serialize_inputs(seed: int | None) -> dict[str, Any]:
+    """Rows of the exercise's table and shuffled column orders, chosen in trusted code."""
+    train, _, _ = whas500_split()
+    rng = np.random.default_rng(9 if seed is None else seed)
+    picks = rng.choice(len(train), size=3, replace=False)
+    rows = [{str(k): _plain(v) for k, v in train.iloc[int(i)].to_dict().items()} for i in picks]
+    orders = [[str(c) for c in rng.permutation(list(train.columns))] for _ in picks]
+    return {"rows": rows, "orders": orders, "columns": [str(c) for c in train.columns]}
+
+
+def _serialize_export(func: Any, inputs: dict[str, Any]) -> list[Any]:
+    from . import require_callable
+
+    require_callable(func, "serialize_row")
+    return [func(dict(row), list(order)) for row, order in zip(inputs["rows"], inputs["orders"], strict=True)]
+
+
+@register("09.serialize_row", target="serialize_row", points=1, inputs=_serialize_inputs,
+          export=_serialize_export,
           hint="Join f'{column} is {value}' pairs with ', ' in the given order; write floats with "
                "f'{value:.1f}' and every other value with str(value).")
-def serialize_row_check(func: Callable[..., Any]) -> None:
+def serialize_row_check(outputs: list[Any], inputs: dict[str, Any]) -> None:
     """``serialize_row(row, order)`` gives GReaT's sentence for several rows and shuffled orders."""
-    train, _, _ = whas500_split()
-    rng = np.random.default_rng(9)
-    for i in (0, 7, 42):
-        row = train.iloc[i].to_dict()
-        order = [str(c) for c in rng.permutation(list(train.columns))]
-        got = _call(func, dict(row), list(order))
+    for got, row, order in zip(outputs, inputs["rows"], inputs["orders"], strict=True):
         want = expected_sentence(row, order)
         if not isinstance(got, str):
             raise CheckFailed(f"the function should return one string, found {type(got).__name__}")
         if got == want:
             continue
-        if got == expected_sentence(row, list(train.columns)):
+        if got == expected_sentence(row, inputs["columns"]):
             raise CheckFailed("the pairs follow the table's column order; write them in the order given")
         if " is " not in got:
             raise CheckFailed(f"each pair is 'column is value' (GReaT's format); your text starts {got[:40]!r}")
@@ -168,14 +190,40 @@ def _tables() -> list[tuple[pd.DataFrame, tuple[float, float, float], int | None
     ]
 
 
-@register("09.pick_checkpoint", target="pick_checkpoint", points=1,
+def best_checkpoint(table: pd.DataFrame, limits: tuple[float, float, float]) -> int | None:
+    """The reference answer: best fidelity among the checkpoints within every limit (earlier on a tie)."""
+    ok = table[(table.dcr_share <= limits[0]) & (table.mia_auc <= limits[1]) & (table.tstr_gap <= limits[2])]
+    if ok.empty:
+        return None
+    return int(ok.sort_values(["fidelity", "epoch"], ascending=[False, True]).iloc[0]["epoch"])
+
+
+def _checkpoint_inputs(seed: int | None) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0 if seed is None else seed)
+    cases = []
+    for table, limits, _ in _tables():
+        order = rng.permutation(len(table))  # the grader's own row order each time
+        cases.append({"table": table.iloc[order].reset_index(drop=True), "limits": list(limits)})
+    return cases
+
+
+def _checkpoint_export(func: Any, cases: list[dict[str, Any]]) -> list[Any]:
+    from . import require_callable
+
+    require_callable(func, "pick_checkpoint")
+    return [func(case["table"].copy(), *case["limits"]) for case in cases]
+
+
+@register("09.pick_checkpoint", target="pick_checkpoint", points=1, inputs=_checkpoint_inputs,
+          export=_checkpoint_export,
           hint="Keep the rows with dcr_share <= max_dcr, mia_auc <= max_mia and tstr_gap <= max_tstr_gap; "
                "return None if none is left, else the epoch (an int) of the highest fidelity, the earlier "
                "epoch on a tie.")
-def pick_checkpoint_check(func: Callable[..., Any]) -> None:
+def pick_checkpoint_check(outputs: list[Any], cases: list[dict[str, Any]]) -> None:
     """``pick_checkpoint(table, max_dcr, max_mia, max_tstr_gap)``: best fidelity within every limit."""
-    for table, limits, want in _tables():
-        got = _call(func, table.copy(), *limits)
+    for got, case in zip(outputs, cases, strict=True):
+        table, limits = case["table"], tuple(case["limits"])
+        want = best_checkpoint(table, limits)
         if want is None:
             if got is not None:
                 raise CheckFailed(f"with limits {limits} (DCR, MIA, TSTR gap) no checkpoint qualifies; "
