@@ -25,6 +25,7 @@ BENCHMARKS = {
     "mcm": "course_utils.benchmarks.mcm",
     "dp": "course_utils.benchmarks.dp",
     "realism": "course_utils.benchmarks.realism",
+    "llm": "course_utils.benchmarks.llm",
 }
 
 
@@ -88,7 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    return int(commands[argv[0]](argv[1:]) or 0)
+    try:
+        return int(commands[argv[0]](argv[1:]) or 0)
+    except ModuleNotFoundError as exc:  # the system Python instead of the course's
+        print(f"{exc}: run it with the course's Python, `.venv/bin/python -m course_utils "
+              f"{argv[0]} ...` (on Windows `.venv\\Scripts\\python`), after `make lab` or "
+              "`make test` has built .venv", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

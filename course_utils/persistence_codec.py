@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,11 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
     "course_utils.generators.dp_domain:Variable": "course_utils.generators.dp_domain",
     "course_utils.generators.dp_domain:PublicDomain": "course_utils.generators.dp_domain",
+    "course_utils.generators.text_rows:Field": "course_utils.generators.text_rows",
+    "course_utils.generators.text_rows:ParseReport": "course_utils.generators.text_rows",
+    "course_utils.generators.text_rows:RowFormat": "course_utils.generators.text_rows",
+    "course_utils.generators.text_rows:RowTokenizer": "course_utils.generators.text_rows",
+    "course_utils.generators.text_grammar:RowGrammar": "course_utils.generators.text_grammar",
 }
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -126,13 +132,13 @@ class Encoder:
         t = type(obj)
         if t is list:
             return {"t": "list", "items": [self.encode(v, f"{path}[{i}]") for i, v in enumerate(obj)]}
-        if t is dict:
+        if t is dict or t is Counter:
             items = []
             for k, v in obj.items():
                 if not (k is None or type(k) in (str, int, float, bool, tuple) or isinstance(k, np.generic)):
                     raise TypeError(f"cannot save {path}: dict key {k!r} of type {type(k).__name__}")
                 items.append([self.encode(k, f"{path} key"), self.encode(v, f"{path}[{k!r}]")])
-            return {"t": "dict", "items": items}
+            return {"t": "counter" if t is Counter else "dict", "items": items}
         if isinstance(obj, np.ndarray):
             return self._encode_array(obj, path)
         if isinstance(obj, np.dtype | pd.api.extensions.ExtensionDtype):
@@ -243,7 +249,7 @@ def _decode_list(dec: Decoder, node: dict[str, Any]) -> list[Any]:
 
 
 def _decode_dict(dec: Decoder, node: dict[str, Any]) -> dict[Any, Any]:
-    out = dec.register(node, {})
+    out = dec.register(node, Counter() if node.get("t") == "counter" else {})
     for pair in _items(node):
         if type(pair) is not list or len(pair) != 2:
             raise ValueError("bad dict item")
@@ -293,6 +299,6 @@ def _decode_object(dec: Decoder, node: dict[str, Any]) -> Any:
 
 
 _MEMOISED = {
-    "list": _decode_list, "dict": _decode_dict, "array": _decode_array, "objarray": _decode_objarray,
+    "list": _decode_list, "dict": _decode_dict, "counter": _decode_dict, "array": _decode_array, "objarray": _decode_objarray,
     "rng": _decode_rng, "object": _decode_object, **tables.MEMOISED,
 }

@@ -50,14 +50,22 @@ TORCH_LAYERS: dict[str, tuple[str, ...]] = {
     "GELU": ("approximate",),
     "SiLU": ("inplace",),
     "Dropout": ("p", "inplace"),
+    "Embedding": ("num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
+                  "scale_grad_by_freq", "sparse"),
+    "LayerNorm": ("normalized_shape", "eps", "elementwise_affine"),
     "Sequential": (),
+    "ModuleList": (),
 }
-_HAS_DEVICE_ARG = ("Linear", "BatchNorm1d")
+_HAS_DEVICE_ARG = ("Linear", "BatchNorm1d", "Embedding", "LayerNorm")
+_CONTAINERS = ("Sequential", "ModuleList")
 
 COURSE_MODULES: dict[str, str] = {
     "course_utils.generators.vae:TabularVAE": "course_utils.generators.vae",
     "course_utils.generators.mcm_network:MaskedFilterNet": "course_utils.generators.mcm_network",
     "course_utils.generators.dp_vae:OneHotVAE": "course_utils.generators.dp_vae",
+    "course_utils.generators.llm:CausalSelfAttention": "course_utils.generators.llm",
+    "course_utils.generators.llm:Block": "course_utils.generators.llm",
+    "course_utils.generators.llm:TinyGPT": "course_utils.generators.llm",
     "course_utils.generators.gan_training:_Residual": "course_utils.generators.gan_training",
 }
 _DEVICE = re.compile(r"^(cpu|cuda(:\d{1,3})?|mps|meta)$")
@@ -300,13 +308,21 @@ def _build_layer(name: str, args: Any, children: list, params: list, buffers: li
     import torch
     from torch import nn
 
+    def plain(v: Any) -> bool:  # LayerNorm's normalized_shape is a tuple of ints
+        return v is None or type(v) in (bool, int, float, str) or (
+            type(v) is tuple and len(v) <= 8 and all(type(x) is int and 0 < x < 2**31 for x in v))
+
     if type(args) is not dict or sorted(args) != sorted(TORCH_LAYERS[name]) or not all(
-            v is None or type(v) in (bool, int, float, str) for v in args.values()):
+            plain(v) for v in args.values()):
         raise ValueError(f"bad arguments for torch.nn.{name}")
     cls = getattr(nn, name)
-    if name == "Sequential":
+    if name in _CONTAINERS:
         if params or buffers:
-            raise ValueError("a Sequential holds no parameters of its own")
+            raise ValueError(f"a {name} holds no parameters of its own")
+        if name == "ModuleList":
+            if [k for k, _ in children] != [str(i) for i in range(len(children))]:
+                raise ValueError("a ModuleList's children are numbered 0, 1, ...")
+            return nn.ModuleList([c for _, c in children])
         return nn.Sequential(OrderedDict(children))
     if children:
         raise ValueError(f"torch.nn.{name} has no sub-modules")

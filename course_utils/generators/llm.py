@@ -1,0 +1,428 @@
+"""Language-model synthesis, GReaT-style (lesson 09): rows as sentences, a small transformer, rows back.
+
+The trauma-registry study fine-tuned a large language model on rows written as
+``"age is 63, gender is female, ..."`` (:mod:`.text_rows`), generated new sentences
+and parsed them back into a table. No model can be downloaded here and a laptop has
+no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transformer
+(:class:`TinyGPT`, in the manner of minGPT) from scratch on those sentences:
+
+- training: every training row written ``n_permutations`` times with the pairs in a
+  random order, each copy starting with a random ``patient_id`` anchor; next-token
+  prediction with teacher forcing (:func:`training_step`); the anchor's random digits
+  are left out of the loss, there is nothing to learn in them;
+- sampling: a prompt ``<bos> patient_id is 4821, `` (plus ``column is value, `` for
+  each condition), then one token at a time with a temperature and an optional top-k
+  cut; with ``guided=True`` only tokens that keep the sentence valid may be drawn
+  (:class:`~.text_grammar.RowGrammar`). Sentences are parsed strictly; invalid ones are
+  counted by reason (``sample_report_``) and replaced by new draws, never repaired;
+- checkpoints: the weights after the epochs in ``checkpoint_epochs`` are kept in
+  memory (and written with ``torch.save`` when ``checkpoint_dir`` is set), and
+  :meth:`LanguageModelSynthesizer.at_epoch` gives the generator as it was then, so a
+  lesson can compare short and long training without training twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .base import Synthesizer
+from .neural import make_generator, resolve_device, seeded, torch_seed, train_epochs
+from .text_grammar import RowGrammar
+from .text_rows import (
+    INSTRUCTION,
+    IS,
+    PAIR_SEP,
+    ParseReport,
+    RowFormat,
+    RowParseError,
+    RowTokenizer,
+)
+
+__all__ = ["CausalSelfAttention", "Block", "TinyGPT", "LanguageModelSynthesizer", "training_step",
+           "sequence_loss", "RowParseError"]
+
+IGNORE = -100  # target id that cross-entropy skips (padding, the anchor's random digits)
+
+
+# -- the model: one screen ------------------------------------------------------------
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which each position sees only itself and earlier positions."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)  # queries, keys and values in one product
+        self.proj = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:  # sampling: keys and values of earlier tokens are kept, not recomputed
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        past = k.shape[2] - T
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])
+        causal = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
+        att = self.drop(att.masked_fill(~causal, float("-inf")).softmax(dim=-1))
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        return self.drop(self.proj(y))
+
+
+class Block(nn.Module):
+    """A transformer block: attention then a two-layer MLP, each on a layer-normed residual stream."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = CausalSelfAttention(d_model, n_heads, dropout)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(),
+                                 nn.Linear(4 * d_model, d_model), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cache)
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyGPT(nn.Module):
+    """A decoder-only transformer: token + position embeddings, ``n_layers`` blocks, next-token logits."""
+
+    def __init__(self, vocab_size: int, context: int, d_model: int = 64, n_layers: int = 2,
+                 n_heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.context = context
+        self.tok_emb = nn.Embedding(vocab_size, d_model)
+        self.pos_emb = nn.Embedding(context, d_model)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList([Block(d_model, n_heads, dropout) for _ in range(n_layers)])
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def forward(self, idx: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
+        """Logits ``(B, T, vocab)`` for token ids ``idx`` ``(B, T)``; ``cache`` (one dict per block) for sampling."""
+        start = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
+        pos = torch.arange(start, start + idx.shape[1], device=idx.device)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if cache is None else cache[i])
+        return self.head(self.ln_f(x))
+
+
+def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the next-token predictions (targets equal to -100 do not count)."""
+    logits = model(inputs)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+
+
+def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+                  targets: torch.Tensor) -> float:
+    """One step of teacher forcing: predict every next token of the true sentence, back-propagate, update."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = sequence_loss(model, inputs, targets)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+# -- the generator ----------------------------------------------------------------------
+class LanguageModelSynthesizer(Synthesizer):
+    """Rows as sentences, a small transformer trained from scratch, sentences parsed back into rows.
+
+    Args:
+        d_model, n_layers, n_heads, dropout: size of :class:`TinyGPT` (the defaults
+            have about 110,000 weights: enough for a table of a few dozen columns).
+        epochs, batch_size, learning_rate, weight_decay: AdamW training on the sentences.
+        n_permutations: copies of each training row, each with its pairs in a random
+            order (3, as in the trauma-registry study); ``permute=False`` keeps the
+            table's order in every copy.
+        max_decimals: decimals of continuous columns in the sentences.
+        anchor: name of the random id pair that starts every sentence (``None``: none).
+        instruction: put the study's instruction in front of every sentence.
+        temperature: divides the logits before sampling (below 1: safer, less varied).
+        top_k: sample only among the ``top_k`` most likely tokens (``None``: all).
+        guided: allow only tokens that keep the sentence a valid row.
+        checkpoint_epochs: epochs after which the weights are kept (the last is always kept).
+        checkpoint_dir: also write each checkpoint there (``epoch_NNNN.pt``, ``torch.save``).
+        max_draws: at most ``max_draws * n + 100`` sentences per ``sample(n)`` call.
+        sample_batch_size: sentences generated at once.
+        device: ``None``/``"auto"`` (a GPU when one is found), ``"cpu"`` or ``"cuda"``.
+
+    Fitted attributes: ``format_`` (:class:`~.text_rows.RowFormat`), ``tokenizer_``
+    (:class:`~.text_rows.RowTokenizer`), ``model_`` (on the CPU), ``loss_history_`` (one
+    dict per epoch), ``checkpoints_`` (epoch -> state dict), ``epoch_`` (the epoch of
+    the current weights), ``context_``, ``fit_time_``, ``device_``. After each
+    ``sample``: ``sample_report_`` (a :class:`~.text_rows.ParseReport`) and
+    ``validity_rate_``.
+    """
+
+    supports_conditions = True
+
+    def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
+                 epochs: int = 40, batch_size: int = 32, learning_rate: float = 2e-3,
+                 weight_decay: float = 0.01, n_permutations: int = 3, permute: bool = True,
+                 max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
+                 temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
+                 checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
+                 max_draws: int = 20, sample_batch_size: int = 500, device: str | None = None,
+                 random_state: int | None = None, verbose: bool = True):
+        super().__init__(random_state=random_state, verbose=verbose)
+        self.d_model, self.n_layers, self.n_heads, self.dropout = d_model, n_layers, n_heads, dropout
+        self.epochs, self.batch_size = epochs, batch_size
+        self.learning_rate, self.weight_decay = learning_rate, weight_decay
+        self.n_permutations, self.permute, self.max_decimals = n_permutations, permute, max_decimals
+        self.anchor, self.instruction = anchor, instruction
+        self.temperature, self.top_k, self.guided = temperature, top_k, guided
+        self.checkpoint_epochs, self.checkpoint_dir = checkpoint_epochs, checkpoint_dir
+        self.max_draws, self.sample_batch_size, self.device = max_draws, sample_batch_size, device
+
+    def _check_params(self) -> None:
+        for name in ("d_model", "n_layers", "n_heads", "epochs", "batch_size", "n_permutations",
+                     "max_draws", "sample_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        for name in ("learning_rate", "temperature"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1):
+            raise ValueError(f"top_k must be None or a positive integer, got {self.top_k!r}")
+        for e in self.checkpoint_epochs or ():
+            if isinstance(e, bool) or not isinstance(e, int | np.integer) or not 1 <= e <= self.epochs:
+                raise ValueError(f"checkpoint_epochs: {e!r} is not an epoch between 1 and epochs={self.epochs}")
+
+    # -- fitting ----------------------------------------------------------------------
+    def encode_sentences(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids of sentences as ``(inputs, targets)`` for teacher forcing, padded to the context.
+
+        ``targets`` is ``inputs`` shifted by one token, with padding and the anchor's
+        digits set to -100 (not predicted).
+        """
+        tok = self.tokenizer_
+        rows = [tok.encode(t) for t in texts]
+        width = self.context_ + 1
+        if max(map(len, rows)) > width:
+            raise ValueError(f"a sentence has {max(map(len, rows))} tokens, more than the context {width}")
+        seq = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
+        for i, r in enumerate(rows):
+            seq[i, :len(r)] = torch.as_tensor(r)
+        targets = seq[:, 1:].clone()
+        targets[targets == tok.pad_id] = IGNORE
+        if self.anchor is not None:
+            anchor, sep = tok.id(self.anchor), tok.id(PAIR_SEP)
+            for i, r in enumerate(rows):
+                if anchor in r:
+                    a = r.index(anchor)
+                    end = r.index(sep, a)
+                    targets[i, a + 1:end - 1] = IGNORE  # targets[j] is token j + 1: the digits
+        return seq[:, :-1], targets
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        self._check_params()
+        start = time.perf_counter()
+        self.format_ = RowFormat(int(self.max_decimals), self.anchor, bool(self.instruction)).fit(df, self.metadata_)
+        self.tokenizer_ = RowTokenizer.from_format(self.format_)
+        texts = self.format_.serialize_table(df, int(self.n_permutations), bool(self.permute), self._rng)
+        longest = max(len(self.tokenizer_.encode(t)) for t in texts)
+        self.context_ = longest + 8  # a little room for conditions written with more digits
+        inputs, targets = self.encode_sentences(texts)
+        dev = resolve_device(self.device)
+        self.device_ = str(dev)
+        seed = torch_seed(self._rng)
+        data = torch.cat([inputs, targets], dim=1).to(dev)  # train_epochs shuffles one tensor
+        width = inputs.shape[1]
+        keep = set(int(e) for e in (self.checkpoint_epochs or ())) | {int(self.epochs)}
+        self.checkpoints_ = {}
+        with seeded(seed, dev):
+            model = TinyGPT(len(self.tokenizer_), self.context_, int(self.d_model), int(self.n_layers),
+                            int(self.n_heads), float(self.dropout)).to(dev)
+            opt = torch.optim.AdamW(model.parameters(), lr=float(self.learning_rate),
+                                    weight_decay=float(self.weight_decay))
+            epoch = [0]
+
+            def step(batch: torch.Tensor) -> dict[str, float]:
+                return {"loss": training_step(model, opt, batch[:, :width], batch[:, width:])}
+
+            def after_epoch() -> dict[str, float]:
+                epoch[0] += 1
+                if epoch[0] in keep:
+                    self._keep_checkpoint(epoch[0], model)
+                return {}
+
+            model.train()
+            self.loss_history_ = train_epochs(step, data, epochs=int(self.epochs), batch_size=int(self.batch_size),
+                                              generator=make_generator(seed, dev), verbose=bool(self.verbose),
+                                              desc="language model", validate=after_epoch)
+        model.eval()
+        self.model_ = model.cpu()
+        self.epoch_ = int(self.epochs)
+        self.fit_time_ = time.perf_counter() - start
+
+    def _keep_checkpoint(self, epoch: int, model: nn.Module) -> None:
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        self.checkpoints_[epoch] = state
+        if self.checkpoint_dir is not None:
+            folder = Path(self.checkpoint_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            torch.save(state, folder / f"epoch_{epoch:04d}.pt")
+
+    def at_epoch(self, epoch: int) -> LanguageModelSynthesizer:
+        """A copy of this generator with the weights kept after ``epoch`` (see ``checkpoint_epochs``)."""
+        self._check_fitted()
+        if epoch not in self.checkpoints_:
+            raise KeyError(f"no checkpoint of epoch {epoch!r}; kept: {sorted(self.checkpoints_)}")
+        return self._with_weights(self.checkpoints_[epoch], int(epoch))
+
+    def load_checkpoint(self, path: str | Path) -> LanguageModelSynthesizer:
+        """A copy of this generator with weights read from a checkpoint file (``torch.load(weights_only=True)``)."""
+        self._check_fitted()
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        match = Path(path).stem.removeprefix("epoch_")
+        return self._with_weights(state, int(match) if match.isdigit() else -1)
+
+    def _with_weights(self, state: Mapping[str, torch.Tensor], epoch: int) -> LanguageModelSynthesizer:
+        new = copy.copy(self)
+        new.model_ = copy.deepcopy(self.model_)
+        new.model_.load_state_dict(state)  # strict: a file of another architecture is refused
+        new.model_.eval()
+        new.epoch_ = epoch
+        new._rng = copy.deepcopy(self._rng)
+        return new
+
+    # -- sampling ---------------------------------------------------------------------
+    def _prompt(self, conditions: Mapping[str, Any] | None, rng: np.random.Generator, n: int) -> torch.Tensor:
+        tok, fmt = self.tokenizer_, self.format_
+        pairs = []
+        for col, value in (conditions or {}).items():
+            group = self.metadata_[col].group
+            if group is not None:
+                if value != 1:
+                    raise ValueError(f"condition {col!r}={value!r}: a column of the one-hot group {group!r} "
+                                     "can only be fixed to 1 (fix the member that should be 1)")
+                pairs.append((group, col))
+                continue
+            text = fmt.value_text(col, {col: value})
+            if fmt.parse_value(col, text) != value:
+                raise ValueError(f"condition {col!r}={value!r}: the sentences write this column with "
+                                 f"{fmt.field(col).precision} decimal(s); pick a value such as {text}")
+            pairs.append((col, text))
+        if len({name for name, _ in pairs}) == len(fmt.fields_):
+            raise ValueError("the conditions fix every column: there is nothing left to generate")
+        rows = []
+        for _ in range(n):
+            head = f"{fmt.anchor}{IS}{int(rng.integers(1000, 10_000))}{PAIR_SEP}" if fmt.anchor else ""
+            body = "".join(f"{name}{IS}{text}{PAIR_SEP}" for name, text in pairs)
+            rows.append(tok.encode((INSTRUCTION if fmt.instruction else "") + head + body, eos=False))
+        return torch.as_tensor(rows, dtype=torch.long)
+
+    @torch.no_grad()
+    def _generate_ids(self, prompt: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        model, tok = self.model_, self.tokenizer_
+        guided = bool(self.guided)
+        grammar = RowGrammar(self.format_, tok) if guided else None
+        states = []
+        if guided:
+            for row in prompt.tolist():
+                s = grammar.start()
+                for t in row[1:]:
+                    grammar.advance(s, t)
+                states.append(s)
+        cache = [{} for _ in model.blocks]
+        logits = model(prompt, cache)[:, -1, :]
+        out = [prompt]
+        done = torch.zeros(len(prompt), dtype=torch.bool)
+        for _ in range(self.context_ - prompt.shape[1]):
+            logits = logits / float(self.temperature)
+            if guided:
+                mask = torch.full_like(logits, float("-inf"))
+                for i, s in enumerate(states):
+                    mask[i, grammar.allowed(s)] = 0.0
+                logits = logits + mask
+            if self.top_k is not None and self.top_k < logits.shape[1]:
+                kth = torch.topk(logits, int(self.top_k), dim=1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            nxt = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=g).squeeze(1)
+            nxt[done] = tok.pad_id
+            done |= nxt == tok.eos_id
+            out.append(nxt[:, None])
+            if bool(done.all()):
+                break
+            if guided:
+                for s, t in zip(states, nxt.tolist(), strict=True):
+                    grammar.advance(s, t)
+            logits = model(nxt[:, None], cache)[:, -1, :]
+        return torch.cat(out, dim=1)
+
+    def generate_text(self, n: int, conditions: Mapping[str, Any] | None = None,
+                      random_state: int | np.random.Generator | None = None) -> list[str]:
+        """``n`` generated sentences as they come out of the model, before any parsing."""
+        from ..config import check_random_state
+
+        self._check_fitted()
+        conditions = self._check_conditions(conditions)
+        rng = self._rng if random_state is None else check_random_state(random_state)
+        texts: list[str] = []
+        while len(texts) < n:
+            size = min(int(self.sample_batch_size), n - len(texts))
+            g = make_generator(torch_seed(rng))
+            ids = self._generate_ids(self._prompt(conditions, rng, size), g)
+            texts += [self.tokenizer_.decode(r) for r in ids.tolist()]
+        return texts
+
+    def _sample(self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator) -> pd.DataFrame:
+        report, frames, got = ParseReport(), [], 0
+        budget = int(self.max_draws) * n + 100
+        while got < n:
+            if report.n_total >= budget:
+                raise RuntimeError(
+                    f"LanguageModelSynthesizer: only {got} of {n} requested rows were valid after "
+                    f"{report.n_total} sentences (validity {report.validity_rate:.1%}; rejected: "
+                    f"{dict(report.reasons)}); train longer, lower the temperature or use guided=True")
+            rate = report.validity_rate if report.n_total else 1.0
+            size = int(min(budget - report.n_total, max(16, 1.2 * (n - got) / max(rate, 0.05))))
+            rows, part = self.format_.parse_many(self.generate_text(size, conditions, rng))
+            report.add(part)
+            frames.append(rows)
+            got += len(rows)
+        self.sample_report_ = report
+        self.validity_rate_ = report.validity_rate
+        return pd.concat(frames, ignore_index=True).iloc[:n].reset_index(drop=True)
+
+    def parse(self, texts: Sequence[str]) -> tuple[pd.DataFrame, ParseReport]:
+        """Parse sentences with this generator's format: the valid rows and a report of the rejected."""
+        self._check_fitted()
+        return self.format_.parse_many(texts)
+
+    @torch.no_grad()
+    def row_loss(self, df: pd.DataFrame, random_state: int | None = 0) -> np.ndarray:
+        """Mean next-token loss of each row of ``df`` (written once, in a random order).
+
+        A model that has memorised its training rows gives them a lower loss than new
+        patients: lesson 09 uses this for a loss-based membership-inference attack.
+        """
+        self._check_fitted()
+        texts = self.format_.serialize_table(df[self.columns_], 1, bool(self.permute), random_state)
+        inputs, targets = self.encode_sentences(texts)
+        logits = self.model_(inputs)
+        per_token = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
+        counted = (targets != IGNORE).sum(dim=1).clamp_min(1)
+        return (per_token.sum(dim=1) / counted).numpy()

@@ -1,0 +1,272 @@
+"""The small transformer and LanguageModelSynthesizer: the model, training, sampling, checkpoints, lesson 09's code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from course_utils.data import load_whas500
+from course_utils.generators.llm import (
+    IGNORE,
+    LanguageModelSynthesizer,
+    TinyGPT,
+    sequence_loss,
+    training_step,
+)
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "09_language_model_synthesis.ipynb"
+TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "n_permutations": 1, "batch_size": 16,
+        "learning_rate": 1e-2, "verbose": False}
+
+
+@pytest.fixture(scope="module")
+def small():
+    df, meta = load_whas500(return_metadata=True)
+    cols = ["age", "gender", "bmi", "chf", "fstat"]
+    return df[cols].iloc[:120].reset_index(drop=True), meta.select(cols)
+
+
+@pytest.fixture(scope="module")
+def fitted(small, tmp_path_factory):
+    df, meta = small
+    folder = tmp_path_factory.mktemp("checkpoints")
+    gen = LanguageModelSynthesizer(epochs=6, checkpoint_epochs=(2, 4), checkpoint_dir=folder,
+                                   random_state=0, **TINY)
+    return gen.fit(df, meta), folder
+
+
+# -- the model ---------------------------------------------------------------------------
+def test_attention_is_causal():
+    torch.manual_seed(0)
+    model = TinyGPT(vocab_size=12, context=10, d_model=16, n_layers=2, n_heads=4, dropout=0.0).eval()
+    idx = torch.randint(0, 12, (3, 10))
+    changed = idx.clone()
+    changed[:, 6:] = (changed[:, 6:] + 1) % 12
+    a, b = model(idx), model(changed)
+    assert torch.allclose(a[:, :6], b[:, :6], atol=1e-6)  # earlier positions never see later tokens
+    assert not torch.allclose(a[:, 6:], b[:, 6:])
+
+
+def test_the_cache_gives_the_logits_of_a_full_pass():
+    torch.manual_seed(1)
+    model = TinyGPT(vocab_size=9, context=12, d_model=16, n_layers=2, n_heads=2, dropout=0.0).eval()
+    idx = torch.randint(0, 9, (4, 12))
+    full = model(idx)
+    cache = [{} for _ in model.blocks]
+    steps = [model(idx[:, :5], cache)] + [model(idx[:, t:t + 1], cache) for t in range(5, 12)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+
+
+def test_training_steps_learn_a_fixed_sequence():
+    torch.manual_seed(2)
+    model = TinyGPT(vocab_size=8, context=7, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    seq = torch.tensor([[1, 3, 4, 5, 6, 7, 3, 2]] * 4)
+    inputs, targets = seq[:, :-1], seq[:, 1:].clone()
+    targets[:, 0] = IGNORE  # an ignored target must not count
+    first = training_step(model, opt, inputs, targets)
+    for _ in range(60):
+        last = training_step(model, opt, inputs, targets)
+    assert first > 1.5 and last < 0.1
+    with torch.no_grad():
+        assert abs(float(sequence_loss(model, inputs, targets)) - last) < 0.05
+
+
+def _notebook_namespace() -> dict:
+    """Run the cells of lesson 09 tagged ``model`` (the lesson's own transformer and training step)."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in nb["cells"]
+             if c["cell_type"] == "code" and "model" in c.get("metadata", {}).get("tags", [])]
+    assert cells, "lesson 09 has no cell tagged 'model'"
+    ns: dict = {}
+    for source in cells:
+        exec(compile(source, str(NOTEBOOK), "exec"), ns)  # noqa: S102 - the course's own notebook
+    return ns
+
+
+def test_the_lessons_transformer_is_the_package_one():
+    ns = _notebook_namespace()
+    torch.manual_seed(3)
+    ours = TinyGPT(vocab_size=20, context=16, d_model=32, n_layers=2, n_heads=4, dropout=0.0).eval()
+    lesson = ns["TinyGPT"](vocab_size=20, context=16, d_model=32, n_layers=2, n_heads=4, dropout=0.0).eval()
+    lesson.load_state_dict(ours.state_dict())  # strict: same modules, same names, same shapes
+    idx = torch.randint(0, 20, (5, 16))
+    assert torch.allclose(lesson(idx), ours(idx), atol=1e-6)
+
+
+def test_the_lessons_training_step_gives_the_package_losses():
+    ns = _notebook_namespace()
+    torch.manual_seed(4)
+    ours = TinyGPT(vocab_size=15, context=11, d_model=16, n_layers=2, n_heads=2, dropout=0.0)
+    lesson = ns["TinyGPT"](vocab_size=15, context=11, d_model=16, n_layers=2, n_heads=2, dropout=0.0)
+    lesson.load_state_dict(ours.state_dict())
+    opt_a = torch.optim.AdamW(ours.parameters(), lr=3e-3)
+    opt_b = torch.optim.AdamW(lesson.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        seq = torch.randint(0, 15, (6, 12), generator=g)
+        targets = seq[:, 1:].clone()
+        targets[:, -2:] = IGNORE
+        a = training_step(ours, opt_a, seq[:, :-1], targets)
+        b = ns["train_step"](lesson, opt_b, seq[:, :-1], targets)
+        assert abs(a - b) < 1e-5
+
+
+# -- the generator -------------------------------------------------------------------------
+def test_loss_falls_and_checkpoints_are_kept(fitted):
+    gen, folder = fitted
+    losses = [h["loss"] for h in gen.loss_history_]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
+    assert sorted(gen.checkpoints_) == [2, 4, 6] and gen.epoch_ == 6
+    early = gen.at_epoch(2)
+    assert early.epoch_ == 2 and gen.epoch_ == 6
+    w_early, w_late = early.model_.head.weight, gen.model_.head.weight
+    assert not torch.allclose(w_early, w_late)
+    assert torch.equal(w_early, gen.checkpoints_[2]["head.weight"])
+    from_disk = gen.load_checkpoint(folder / "epoch_0004.pt")
+    assert from_disk.epoch_ == 4 and torch.equal(from_disk.model_.head.weight, gen.checkpoints_[4]["head.weight"])
+    with pytest.raises(KeyError, match="kept"):
+        gen.at_epoch(3)
+
+
+def test_guided_sampling_gives_only_valid_rows(fitted, small):
+    gen, _ = fitted
+    df, meta = small
+    guided = gen.at_epoch(6)
+    guided.guided = True
+    out = guided.sample(80, random_state=0)
+    assert guided.validity_rate_ == 1.0 and guided.sample_report_.n_total == guided.sample_report_.n_valid
+    assert len(out) == 80 and out["gender"].isin(["male", "female"]).all()
+    assert out["age"].between(*meta["age"].bounds).all()
+
+
+def test_unguided_sampling_counts_and_replaces_invalid_rows(fitted, small, monkeypatch):
+    gen, _ = fitted
+    df, _ = small
+    g = gen.at_epoch(6)
+    good = [g.format_.serialize(r, anchor_id=1000 + i) for i, r in enumerate(df.iloc[:40].to_dict("records"))]
+    bad = [good[0].replace("gender is", "sex is"), good[1] + ", age is 50", good[2].replace("chf is", "chf")]
+    stream = iter(bad + good)
+
+    def fake_generate(n, conditions=None, random_state=None):  # the model's sentences, 3 invalid first
+        return [next(stream) for _ in range(n)]
+
+    monkeypatch.setattr(g, "generate_text", fake_generate)
+    out = g.sample(20, random_state=1)
+    report = g.sample_report_
+    assert len(out) == 20 and report.n_total - report.n_valid == 3
+    assert dict(report.reasons) == {"unknown column": 1, "repeated column": 1, "malformed pair": 1}
+    assert g.validity_rate_ == pytest.approx(report.n_valid / report.n_total)
+    assert out["age"].tolist() == df["age"].iloc[:20].tolist()  # the invalid rows were dropped, not repaired
+
+
+def test_too_few_valid_rows_is_a_clear_error(small):
+    df, meta = small
+    gen = LanguageModelSynthesizer(epochs=1, learning_rate=1e-5, max_draws=1, random_state=0, **{
+        k: v for k, v in TINY.items() if k != "learning_rate"}).fit(df, meta)
+    with pytest.raises(RuntimeError, match="guided=True"):
+        gen.sample(50)
+
+
+def test_generated_text_is_the_great_format(fitted):
+    gen, _ = fitted
+    texts = gen.generate_text(5, random_state=0)
+    assert len(texts) == 5 and all(t.startswith("patient_id is ") for t in texts)
+    rows, report = gen.parse(texts)
+    assert report.n_total == 5 and len(rows) == report.n_valid
+
+
+def test_conditions_are_written_into_the_prompt(fitted):
+    gen, _ = fitted
+    g = gen.at_epoch(6)
+    g.guided = True
+    out = g.sample(30, conditions={"gender": "female", "age": 70}, random_state=0)
+    assert (out["gender"] == "female").all() and (out["age"] == 70).all()
+    texts = g.generate_text(3, conditions={"gender": "female"}, random_state=0)
+    assert all(", gender is female, " in t for t in texts)
+    with pytest.raises(ValueError, match="decimal"):
+        g.sample(5, conditions={"bmi": 25.55})
+    with pytest.raises(ValueError, match="every column"):
+        g.sample(5, conditions={"age": 70, "gender": "male", "bmi": 25.5, "chf": 0, "fstat": 1})
+
+
+def test_anchor_digits_and_padding_are_not_predicted(fitted):
+    gen, _ = fitted
+    text = "patient_id is 4821, age is 70, gender is male, bmi is 25.5, chf is 0, fstat is 1"
+    inputs, targets = gen.encode_sentences([text])
+    tok = gen.tokenizer_
+    words = [tok.vocab[i] for i in inputs[0].tolist()]
+    assert words[:4] == ["<bos>", "patient_id", " is ", "4"]
+    ignored = [tok.vocab[int(inputs[0, j + 1])] for j in range(inputs.shape[1] - 1) if targets[0, j] == IGNORE]
+    assert ignored[:4] == ["4", "8", "2", "1"] and set(ignored[4:]) == {"<pad>"}
+
+
+def test_same_seed_same_sentences(small):
+    df, meta = small
+    a = LanguageModelSynthesizer(epochs=1, random_state=5, **TINY).fit(df, meta)
+    b = LanguageModelSynthesizer(epochs=1, random_state=5, **TINY).fit(df, meta)
+    assert a.generate_text(10, random_state=1) == b.generate_text(10, random_state=1)
+
+
+def test_temperature_and_top_k_narrow_the_draws(fitted):
+    gen, _ = fitted
+    cold = gen.at_epoch(6)
+    cold.guided, cold.temperature, cold.top_k = True, 0.3, 1
+    warm = gen.at_epoch(6)
+    warm.guided = True
+    assert cold.sample(60, random_state=0)["age"].nunique() < warm.sample(60, random_state=0)["age"].nunique()
+
+
+def test_row_loss_is_lower_for_memorised_rows(small):
+    df, meta = small
+    train, new = df.iloc[:30].reset_index(drop=True), df.iloc[60:90].reset_index(drop=True)
+    gen = LanguageModelSynthesizer(epochs=60, d_model=32, n_layers=1, n_heads=2, dropout=0.0,
+                                   learning_rate=3e-3, batch_size=8, verbose=False, random_state=0)
+    gen.fit(train, meta)
+    assert gen.row_loss(train).mean() < gen.row_loss(new).mean() - 0.1
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"d_model": 30, "n_heads": 4}, "multiple"),
+    ({"epochs": 0}, "epochs"),
+    ({"temperature": 0}, "temperature"),
+    ({"top_k": 0}, "top_k"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"checkpoint_epochs": (9,), "epochs": 3}, "checkpoint_epochs"),
+])
+def test_bad_settings_are_named(small, kwargs, match):
+    df, meta = small
+    with pytest.raises(ValueError, match=match):
+        LanguageModelSynthesizer(**{**TINY, **kwargs}).fit(df, meta)
+
+
+def test_a_checkpoint_file_of_another_model_is_refused(fitted, tmp_path):
+    gen, _ = fitted
+    other = TinyGPT(vocab_size=5, context=4, d_model=8, n_layers=1, n_heads=2)
+    torch.save(other.state_dict(), tmp_path / "epoch_0001.pt")
+    with pytest.raises(RuntimeError, match="state_dict"):
+        gen.load_checkpoint(tmp_path / "epoch_0001.pt")
+
+
+def test_missing_values_come_back_at_their_rate(small):
+    df, meta = small
+    df = df.copy()
+    df["bmi"] = df["bmi"].where(np.arange(len(df)) % 4 != 0)
+    gen = LanguageModelSynthesizer(epochs=8, random_state=0, guided=True, **TINY).fit(df)
+    out = gen.sample(200, random_state=0)
+    assert 0.1 < out["bmi"].isna().mean() < 0.45
+    assert isinstance(out, pd.DataFrame) and out["age"].notna().all()
+
+
+def test_the_benchmark_recommends_by_the_lessons_rule():
+    from course_utils.benchmarks.llm import recommend
+    from course_utils.checks.lesson09 import CHECKPOINT_FIGURES
+
+    assert recommend(CHECKPOINT_FIGURES) == 40
+    assert recommend(CHECKPOINT_FIGURES, max_dcr=0.6, max_mia=0.6) == 80
+    assert recommend(CHECKPOINT_FIGURES, max_dcr=0.4) is None
