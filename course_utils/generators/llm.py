@@ -295,8 +295,9 @@ class LanguageModelSynthesizer(Synthesizer):
     def load_checkpoint(self, path: str | Path) -> LanguageModelSynthesizer:
         """A copy of this generator with weights read from a checkpoint file (``torch.load(weights_only=True)``)."""
         self._check_fitted()
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        match = Path(path).stem.removeprefix("epoch_")
+        path = Path(path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        match = path.stem.removeprefix("epoch_")
         return self._with_weights(state, int(match) if match.isdigit() else -1)
 
     def _with_weights(self, state: Mapping[str, torch.Tensor], epoch: int) -> LanguageModelSynthesizer:
