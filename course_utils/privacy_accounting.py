@@ -24,7 +24,7 @@ the less any one patient can change what is released.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,19 @@ def gaussian_sigma(rho: float, sensitivity: float = 1.0) -> float:
     return float(sensitivity) / math.sqrt(2.0 * rho)
 
 
+def _bisect(lo: float, hi: float, move_up: Callable[[float], bool],
+            steps: int = 200) -> tuple[float, float, float]:
+    """Bisection: ``move_up(mid)`` moves ``lo`` up to ``mid``, else ``hi`` down; returns ``(lo, hi, last mid)``."""
+    mid = lo
+    for _ in range(steps):
+        mid = (lo + hi) / 2.0
+        if move_up(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi, mid
+
+
 def cdp_delta(rho: float, eps: float) -> float:
     """The delta at which ``rho``-zCDP gives ``(eps, delta)``-DP (Canonne, Kamath, Steinke 2020).
 
@@ -133,14 +146,8 @@ def cdp_delta(rho: float, eps: float) -> float:
         raise ValueError(f"rho and eps must be >= 0, got rho={rho!r}, eps={eps!r}")
     if rho == 0:
         return 0.0
-    lo, hi = 1.01, (eps + 1.0) / (2.0 * rho) + 2.0
-    for _ in range(200):
-        alpha = (lo + hi) / 2.0
-        derivative = (2.0 * alpha - 1.0) * rho - eps + math.log1p(-1.0 / alpha)
-        if derivative < 0:
-            lo = alpha
-        else:
-            hi = alpha
+    _, _, alpha = _bisect(1.01, (eps + 1.0) / (2.0 * rho) + 2.0,
+                          lambda a: (2.0 * a - 1.0) * rho - eps + math.log1p(-1.0 / a) < 0)
     exponent = (alpha - 1.0) * (alpha * rho - eps) + alpha * math.log1p(-1.0 / alpha)
     return min(1.0, math.exp(exponent) / (alpha - 1.0))
 
@@ -154,13 +161,8 @@ def cdp_eps(rho: float, delta: float) -> float:
         return math.inf
     if rho == 0:
         return 0.0
-    lo, hi = 0.0, rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta)) + 1.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if cdp_delta(rho, mid) <= delta:
-            hi = mid
-        else:
-            lo = mid
+    _, hi, _ = _bisect(0.0, rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta)) + 1.0,
+                       lambda eps: cdp_delta(rho, eps) > delta)
     return hi
 
 
@@ -170,13 +172,7 @@ def cdp_rho(eps: float, delta: float) -> float:
     delta = check_delta(delta, "cdp_rho")
     if math.isinf(eps):
         return math.inf
-    lo, hi = 0.0, eps + 1.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if cdp_delta(mid, eps) <= delta:
-            lo = mid
-        else:
-            hi = mid
+    lo, _, _ = _bisect(0.0, eps + 1.0, lambda rho: cdp_delta(rho, eps) <= delta)
     return lo
 
 
