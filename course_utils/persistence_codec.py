@@ -288,14 +288,18 @@ def _decode_rng(dec: Decoder, node: dict[str, Any]) -> np.random.Generator:
     return dec.register(node, np.random.Generator(bit_generator))
 
 
-def _decode_object(dec: Decoder, node: dict[str, Any]) -> Any:
-    cls = course_class(node.get("cls"))
+def restore_object(dec: Decoder, node: dict[str, Any], cls: type) -> Any:
+    """A ``cls`` made without ``__init__``, its attributes the node's decoded ``state`` (str keys only)."""
     obj = dec.register(node, cls.__new__(cls))
     state = dec.decode(node.get("state"))
     if type(state) is not dict or not all(type(k) is str for k in state):
         raise ValueError(f"bad attributes for {node['cls']}")
     obj.__dict__.update(state)
     return obj
+
+
+def _decode_object(dec: Decoder, node: dict[str, Any]) -> Any:
+    return restore_object(dec, node, course_class(node.get("cls")))
 
 
 _MEMOISED = {

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .persistence_codec import Decoder, Encoder, class_key
+from .persistence_codec import Decoder, Encoder, class_key, restore_object
 
 SKLEARN_CLASSES: dict[str, tuple[str, str]] = {
     "sklearn.tree:DecisionTreeClassifier": ("sklearn.tree", "DecisionTreeClassifier"),
@@ -166,13 +166,8 @@ def _int(node: dict[str, Any], key: str, low: int = 0) -> int:
 
 
 def _decode_sklearn(dec: Decoder, node: dict[str, Any]) -> Any:
-    cls = _sklearn_class(node.get("cls"))
-    obj = dec.register(node, cls.__new__(cls))
-    state = dec.decode(node.get("state"))
-    if type(state) is not dict or not all(type(k) is str for k in state):
-        raise ValueError(f"bad attributes for {node['cls']}")
-    obj.__dict__.update(state)
-    if "tree_" in state:
+    obj = restore_object(dec, node, _sklearn_class(node.get("cls")))
+    if "tree_" in obj.__dict__:
         _check_tree_estimator(obj)
     return obj
 
