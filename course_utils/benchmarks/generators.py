@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(quick: bool = False) -> dict[str, Any]:
     """The JSON-benchmark entry point: a quick smoke run on WHAS500, returned as records."""
     runs = run_benchmark(("whas500",), (0,), fast=True, progress=False) if quick else run_benchmark()
-    return {"summary": summarise(runs).to_dict(orient="records"),
+    summary = summarise(runs)
+    return {"summary": summary.to_dict(orient="records"),
             "errors": runs.get("error", pd.Series(dtype=object)).dropna().tolist(),
-            "nan_metrics": int(np.isnan(summarise(runs).select_dtypes("number").to_numpy()).sum())}
+            "nan_metrics": int(np.isnan(summary.select_dtypes("number").to_numpy()).sum())}
