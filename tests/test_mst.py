@@ -20,6 +20,7 @@ from course_utils.generators.mst import (
     marginal_counts,
     private_bounds,
     project_to_simplex,
+    public_tree,
     sample_tree,
     select_tree,
 )
@@ -240,6 +241,54 @@ def test_without_noise_the_tree_keeps_the_outcome_relation(whas):
     real = df.groupby("fstat")["lenfol"].median()
     synth = out.groupby("fstat")["lenfol"].median()
     assert synth[1] < synth[0] and real[1] < real[0]
+
+
+# -- a tree fixed in advance ------------------------------------------------------------------
+def test_public_tree_accepts_a_star_or_a_spanning_tree_and_refuses_the_rest():
+    names = ["a", "b", "c", "d"]
+    assert public_tree(None, names) is None
+    assert public_tree("b", names) == [(1, 0), (1, 2), (1, 3)]
+    assert public_tree([("a", "b"), ("b", "c"), ["c", "d"]], names) == [(0, 1), (1, 2), (2, 3)]
+    with pytest.raises(ValueError, match="'e': no such column"):
+        public_tree("e", names)
+    with pytest.raises(ValueError, match="closes a cycle"):
+        public_tree([("a", "b"), ("b", "c"), ("c", "a")], names)
+    with pytest.raises(ValueError, match="do not join all 4 columns"):
+        public_tree([("a", "b"), ("c", "d")], names)
+    with pytest.raises(ValueError, match="not a pair of columns"):
+        public_tree([("a", "x"), ("b", "c"), ("c", "d")], names)
+
+
+def test_a_star_around_the_outcome_spends_nothing_on_selection(whas):
+    df, meta = whas
+    gen = _mst(1.0, tree="fstat").fit(df, meta)
+    names = gen.domain_.names
+    d = len(names)
+    assert sorted(gen.tree_) == sorted(("fstat", n) for n in names if n != "fstat")
+    assert gen.budget_["selection"] == 0.0 and gen.selection_epsilon_ == 0.0
+    rho = cdp_rho(1.0, 1e-6)
+    # half of the budget each: the noise is sqrt(3/2) times smaller than with a chosen tree
+    assert gen.sigma_one_way_ == pytest.approx(math.sqrt(2 / (2 * rho)) * math.sqrt(d))
+    assert gen.sigma_two_way_ == pytest.approx(math.sqrt(2 / (2 * rho)) * math.sqrt(d - 1))
+    spent = d / (2 * gen.sigma_one_way_**2) + (d - 1) / (2 * gen.sigma_two_way_**2)
+    assert spent == pytest.approx(rho)
+    assert gen.epsilon_spent_ == pytest.approx(1.0, rel=1e-4)
+    chosen = _mst(1.0).fit(df, meta)
+    assert gen.sigma_two_way_ < chosen.sigma_two_way_
+
+
+def test_a_given_tree_is_measured_as_given_and_saved_with_the_model(whas, tmp_path):
+    df, meta = whas
+    names = _mst(1.0).fit(df, meta).domain_.names
+    chain = [(a, b) for a, b in zip(names[:-1], names[1:], strict=True)]
+    gen = _mst(2.0, tree=chain).fit(df, meta)
+    assert gen.tree_ == chain
+    out = gen.sample(40, random_state=3)
+    gen.save(tmp_path / "mst.json")
+    again = MSTSynthesizer.load(tmp_path / "mst.json")
+    pd.testing.assert_frame_equal(again.sample(40, random_state=3), out)
+    with pytest.raises(ValueError, match="no such column"):
+        _mst(1.0, tree="not_a_column").fit(df, meta)
 
 
 # -- the lesson's own MST agrees with the package ----------------------------------------------

@@ -50,7 +50,7 @@ from .base import Synthesizer
 from .dp_domain import PublicDomain, check_private_fit, numeric_columns, public_bounds
 
 __all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "private_bounds",
-           "project_to_simplex", "sample_tree", "select_tree"]
+           "project_to_simplex", "public_tree", "sample_tree", "select_tree"]
 
 PUBLIC_GRID = np.unique([0.0] + [s * m * 10.0 ** k for s in (-1, 1) for m in (1, 1.5, 2, 3, 5, 7)
                                for k in range(-2, 7)])
@@ -239,6 +239,14 @@ class MSTSynthesizer(Synthesizer):
         n_bins: bins per numeric column (integers with few values keep each value).
         compress: merge each column's levels whose noisy count is below
             ``3 sigma`` into one level before selecting the tree.
+        tree: which two-way marginals to measure. ``None`` (the paper): choose a spanning
+            tree privately, spending a third of the budget on the choice. A column name:
+            the *star* around that column (every other column paired with it), for when
+            the data are released for one analysis, such as predicting an outcome; a list
+            of ``(column, column)`` pairs forming a spanning tree: a structure taken from
+            public knowledge (a clinician's diagram of which variables drive which). A tree
+            given in advance costs no budget, so the one- and two-way measurements get half
+            each: the choice of what to measure is public, the measurements stay private.
         random_state: seed; the noise, the tree and the samples all follow it.
         verbose: progress bar over the four steps.
 
@@ -257,6 +265,7 @@ class MSTSynthesizer(Synthesizer):
     def __init__(self, epsilon: float | None = None, delta: float | None = None,
                  bounds: Mapping[str, tuple[float, float]] | str | None = None,
                  bounds_share: float = 0.1, n_bins: int = 8, compress: bool = True,
+                 tree: str | Sequence[tuple[str, str]] | None = None,
                  random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.epsilon = epsilon
@@ -265,6 +274,7 @@ class MSTSynthesizer(Synthesizer):
         self.bounds_share = bounds_share
         self.n_bins = n_bins
         self.compress = compress
+        self.tree = tree
 
     def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> MSTSynthesizer:
         """Measure ``df`` privately; ``metadata`` (public categories and kinds) is required."""
@@ -300,13 +310,17 @@ class MSTSynthesizer(Synthesizer):
         sizes = self.domain_.sizes_
         d = len(sizes)
         rho_main = rho - rho_bounds
-        sigma = gaussian_sigma(rho_main / 3.0) if math.isfinite(rho_main) else 0.0
-        # the paper's weights: d one-way and d - 1 two-way measurements share rho/3 each
-        self.sigma_one_way_ = sigma * math.sqrt(d)
-        self.sigma_two_way_ = sigma * math.sqrt(max(d - 1, 1))
-        self.budget_ = {"bounds": rho_bounds, "one-way": rho_main / 3,
-                        "selection": rho_main / 3 if d > 1 else 0.0,
-                        "two-way": rho_main / 3 if d > 1 else 0.0}
+        public_edges = public_tree(self.tree, self.domain_.names)
+        # the paper's weights: d one-way and d - 1 two-way measurements share rho/3 each;
+        # a public tree frees the selection's third for the measurements
+        parts = 3.0 if public_edges is None else 2.0
+        self.budget_ = {"bounds": rho_bounds, "one-way": rho_main / parts,
+                        "selection": rho_main / parts if public_edges is None and d > 1 else 0.0,
+                        "two-way": rho_main / parts if d > 1 else 0.0}
+        finite = math.isfinite(rho_main)
+        self.sigma_one_way_ = gaussian_sigma(self.budget_["one-way"]) * math.sqrt(d) if finite else 0.0
+        self.sigma_two_way_ = (gaussian_sigma(self.budget_["two-way"]) * math.sqrt(max(d - 1, 1))
+                               if finite and d > 1 else 0.0)
         bar.update()
 
         # 1. one-way marginals, then merge the levels that are mostly noise
@@ -333,8 +347,12 @@ class MSTSynthesizer(Synthesizer):
         start = [project_to_simplex(y, max(float(y.sum()), 1.0)) for y in one_way]
         start = [p / p.sum() for p in start]
         rho_sel = self.budget_["selection"] if math.isfinite(rho) else math.inf
-        self.selection_epsilon_ = math.sqrt(8 * rho_sel / (d - 1)) if d > 1 else 0.0
-        edges = select_tree(ccodes, csizes, start, rho_sel, self._rng)
+        if public_edges is not None:
+            self.selection_epsilon_ = 0.0
+            edges = public_edges
+        else:
+            self.selection_epsilon_ = math.sqrt(8 * rho_sel / (d - 1)) if d > 1 else 0.0
+            edges = select_tree(ccodes, csizes, start, rho_sel, self._rng)
         names = self.domain_.names
         self.tree_ = [(names[a], names[b]) for a, b in edges]
         bar.update()
@@ -372,6 +390,37 @@ class MSTSynthesizer(Synthesizer):
                 {"step": f"total: (epsilon={self.epsilon_spent_:.3g}, delta={self.delta:g})",
                  "rho": sum(self.budget_.values()), "noise": ""}]
         return pd.DataFrame(rows).set_index("step")
+
+
+def public_tree(tree: str | Sequence[tuple[str, str]] | None,
+                names: Sequence[str]) -> list[tuple[int, int]] | None:
+    """The edges (as variable indices) of a tree given in advance, checked; ``None`` if none.
+
+    ``tree`` is a variable name (the star around it) or ``(name, name)`` pairs that must
+    join all ``len(names)`` variables without a cycle.
+    """
+    if tree is None:
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    if isinstance(tree, str):
+        if tree not in index:
+            raise ValueError(f"tree={tree!r}: no such column; choose one of {list(names)}")
+        centre = index[tree]
+        return [(centre, j) for j in range(len(names)) if j != centre]
+    edges, component = [], list(range(len(names)))
+    for pair in tree:
+        if len(pair) != 2 or any(c not in index for c in pair):
+            raise ValueError(f"tree: {pair!r} is not a pair of columns from {list(names)}")
+        a, b = index[pair[0]], index[pair[1]]
+        if component[a] == component[b]:
+            raise ValueError(f"tree: the pair {pair!r} closes a cycle; a tree has none")
+        old = component[b]
+        component = [component[a] if c == old else c for c in component]
+        edges.append((a, b))
+    if len(edges) != len(names) - 1:
+        raise ValueError(f"tree: {len(edges)} pairs do not join all {len(names)} columns "
+                         f"(a spanning tree has {len(names) - 1})")
+    return edges
 
 
 def rng_normal(rng: np.random.Generator, sd: float, size: int) -> np.ndarray:
