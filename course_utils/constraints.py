@@ -11,7 +11,8 @@ once by a classifier (and by a clinician), so the rules live in the table's
   :class:`SumOf`, :class:`Threshold`, :class:`Bins` (a categorical column or a one-hot
   group chosen by intervals of a numeric column);
 - rules that can only be checked, kept by rejection (draw more rows, keep the valid
-  ones): :class:`Inequality` and :class:`SurvivalPair` (time within ``[0, limit]``
+  ones): :class:`Inequality`, :class:`FixedCombinations` (only the listed combinations
+  of a few categorical columns) and :class:`SurvivalPair` (time within ``[0, limit]``
   where the limit is a maximum follow-up and/or each patient's own possible follow-up
   under administrative censoring).
 
@@ -23,14 +24,11 @@ every training row; the user reads them and accepts the ones that are real rules
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from .schema import Metadata
 
 
 def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -289,8 +287,59 @@ class SurvivalPair(Constraint):
         return f"survival ({self.time}, {self.event}): 0 <= {self.time} " + " and ".join(x for x in limits if x)
 
 
+@dataclass
+class FixedCombinations(Constraint):
+    """Only the listed combinations of ``columns`` may occur, e.g. no pregnant male patient.
+
+    ``combinations`` lists the allowed value tuples (in the order of ``columns``); any
+    other combination is rejected. Kept by rejection.
+    """
+
+    column_names: list[str]
+    combinations: list[list[Any]]
+    rule: ClassVar[str] = "combinations"
+
+    def __post_init__(self) -> None:
+        self.column_names = list(self.column_names)
+        if len(self.column_names) < 2:
+            raise ValueError(f"FixedCombinations needs two or more columns, got {self.column_names}")
+        self.combinations = [list(c) for c in self.combinations]
+        for combo in self.combinations:
+            if len(combo) != len(self.column_names):
+                raise ValueError(f"FixedCombinations on {self.column_names}: the combination {combo} "
+                                 f"has {len(combo)} values, expected {len(self.column_names)}")
+
+    def columns(self) -> list[str]:
+        """The columns whose combination is restricted."""
+        return list(self.column_names)
+
+    def holds(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows whose combination is one of the allowed ones."""
+        allowed = {tuple(_plain(v) for v in combo) for combo in self.combinations}
+        values = [df[c].to_numpy(dtype=object) for c in self.column_names]
+        missing = np.zeros(len(df), dtype=bool)
+        for v in values:
+            missing |= pd.isna(v)
+        seen = [tuple(_plain(x) for x in row) in allowed for row in zip(*values, strict=True)]
+        return missing | np.asarray(seen, dtype=bool)
+
+    def describe(self) -> str:
+        """``(a, b) in {(x, y), ...}``."""
+        combos = ", ".join("(" + ", ".join(map(str, c)) + ")" for c in self.combinations)
+        return f"({', '.join(self.column_names)}) in {{{combos}}}"
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON would give it back (numpy scalars and floats that are whole become ints)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 RULES: dict[str, type[Constraint]] = {
-    c.rule: c for c in (SumOf, Threshold, Bins, Inequality, SurvivalPair)
+    c.rule: c for c in (SumOf, Threshold, Bins, Inequality, SurvivalPair, FixedCombinations)
 }
 
 
@@ -333,133 +382,4 @@ def constraint_violations(df: pd.DataFrame, constraints: Iterable[Constraint]) -
     return {str(c): int((~c.holds(df)).sum()) for c in constraints}
 
 
-@dataclass
-class _Scan:
-    df: pd.DataFrame
-    metadata: Metadata
-    numeric: list[str] = field(default_factory=list)
-    binary: list[str] = field(default_factory=list)
-
-
-def _thresholds(scan: _Scan) -> list[Threshold]:
-    found = []
-    grouped = {m for ms in scan.metadata.one_hot_groups.values() for m in ms}
-    for b in scan.binary:
-        if b in grouped:
-            continue
-        flag = _numbers(scan.df, b)
-        best = None
-        for x in scan.numeric:
-            v = _numbers(scan.df, x)
-            ok = ~np.isnan(v) & ~np.isnan(flag)
-            ones, zeros = v[ok & (flag == 1)], v[ok & (flag == 0)]
-            if len(ones) == 0 or len(zeros) == 0 or zeros.max() >= ones.min():
-                continue
-            gap = ones.min() - zeros.max()
-            if best is None or gap < best[0]:
-                best = (gap, Threshold(b, x, float(ones.min())))
-        if best is not None:
-            found.append(best[1])
-    return found
-
-
-def _sums(scan: _Scan, thresholds: list[Threshold]) -> list[SumOf]:
-    found = []
-    grouped = {m for ms in scan.metadata.one_hot_groups.values() for m in ms}
-    flags_of = {}
-    for t in thresholds:
-        flags_of.setdefault(t.source, set()).add(t.column)
-    for target in scan.numeric:
-        if scan.metadata[target].kind != "integer":
-            continue
-        y = _numbers(scan.df, target)
-        cands = []
-        for b in scan.binary:
-            if b in grouped or b in flags_of.get(target, set()):
-                continue
-            v = _numbers(scan.df, b)
-            if np.all(v <= y):  # a term of a sum of 0/1 columns never exceeds the sum
-                cands.append(b)
-        if len(cands) >= 2 and np.allclose(np.sum([_numbers(scan.df, c) for c in cands], axis=0), y):
-            found.append(SumOf(target, cands))
-    return found
-
-
-def _bins(scan: _Scan) -> list[Bins]:
-    groups: list[tuple[str | None, list[Any], np.ndarray]] = []
-    for members in scan.metadata.one_hot_groups.values():
-        block = scan.df[members].to_numpy(dtype=float)
-        groups.append((None, list(members), block.argmax(axis=1)))
-    for name in scan.metadata.of_kind("categorical"):
-        cats = list(scan.metadata[name].categories or [])
-        codes = pd.Categorical(scan.df[name], categories=cats).codes
-        if (codes < 0).any():
-            continue
-        groups.append((name, cats, codes))
-    found = []
-    for column, labels, codes in groups:
-        for x in scan.numeric:
-            v = _numbers(scan.df, x)
-            if np.isnan(v).any() or len(np.unique(v)) <= len(labels):
-                continue
-            spans = []
-            for k in range(len(labels)):
-                vk = v[codes == k]
-                if len(vk) == 0:
-                    break
-                spans.append((vk.min(), vk.max(), labels[k]))
-            if len(spans) < len(labels):
-                continue
-            spans.sort(key=lambda s: s[0])
-            if all(spans[i][1] < spans[i + 1][0] for i in range(len(spans) - 1)):
-                found.append(Bins(x, [float(s[0]) for s in spans[1:]], [s[2] for s in spans], column))
-                break
-    return found
-
-
-def _inequalities(scan: _Scan, derived: set[str]) -> list[Inequality]:
-    found = []
-    cols = [c for c in scan.numeric if c not in derived]
-    values = {c: _numbers(scan.df, c) for c in cols}
-    for a in cols:
-        for b in cols:
-            if a == b:
-                continue
-            va, vb = values[a], values[b]
-            ok = ~np.isnan(va) & ~np.isnan(vb)
-            if not ok.any():
-                continue
-            va, vb = va[ok], vb[ok]
-            # a rule the bounds already imply (max a < min b) is not worth a constraint
-            if np.all(va < vb) and va.max() >= vb.min():
-                found.append(Inequality(a, b, strict=True))
-    return found
-
-
-def discover_constraints(df: pd.DataFrame, metadata: Metadata | None = None) -> list[Constraint]:
-    """Propose rules that hold in every row of ``df``, for the user to read and accept.
-
-    Looks for: 0/1 columns that are a threshold of a numeric column (``80+ = Age >=
-    80``); whole-number columns that are the sum of 0/1 columns (a count of
-    conditions); one-hot groups and categorical columns fully determined by intervals
-    of a numeric column (severity groups of a score); strict inequalities between two
-    numeric columns whose ranges overlap (``diasbp < sysbp``). Holding in one table
-    does not make a rule real: accept only those that are true by definition or by
-    biology, with ``metadata.with_constraints(rules)``.
-    """
-    from .schema import infer_metadata
-
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    metadata = infer_metadata(df) if metadata is None else metadata
-    scan = _Scan(df.reset_index(drop=True), metadata)
-    for name, spec in metadata.columns.items():
-        if spec.kind == "binary":
-            scan.binary.append(name)
-        elif spec.kind in ("integer", "continuous") and df[name].nunique() > 2:
-            scan.numeric.append(name)
-    thresholds = _thresholds(scan)
-    sums = _sums(scan, thresholds)
-    bins = _bins(scan)
-    derived = {t for c in (*sums, *thresholds, *bins) for t in c.targets()}
-    return [*sums, *thresholds, *bins, *_inequalities(scan, derived)]
+from .constraint_discovery import discover_constraints  # noqa: E402, F401  (it builds on the rules above)

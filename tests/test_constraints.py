@@ -8,10 +8,12 @@ import pytest
 
 from course_utils.constraints import (
     Bins,
+    FixedCombinations,
     Inequality,
     SumOf,
     SurvivalPair,
     Threshold,
+    constraint_from_dict,
     constraint_violations,
     discover_constraints,
 )
@@ -176,3 +178,50 @@ def test_same_seed_same_rows_with_rules(clinic):
     a = registry()[0].make(0, fast=True).fit(df, meta).sample(120)
     b = registry()[0].make(0, fast=True).fit(df, meta).sample(120)
     pd.testing.assert_frame_equal(a, b)
+
+
+# -- fixed combinations: only the combinations that can exist ---------------------------------
+def maternity_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Sex, a pregnancy flag that only women under 50 can have, and an unrelated ward."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["female", "male"], n)
+    age = rng.integers(18, 90, n)
+    pregnant = ((sex == "female") & (age < 50) & (rng.random(n) < 0.6)).astype(int)
+    return pd.DataFrame({"sex": pd.Categorical(sex), "age": age, "pregnant": pregnant,
+                         "ward": pd.Categorical(rng.choice(["A", "B", "C"], n))})
+
+
+NO_PREGNANT_MEN = FixedCombinations(["sex", "pregnant"], [["female", 0], ["female", 1], ["male", 0]])
+
+
+def test_fixed_combinations_reject_the_missing_combinations():
+    df = pd.DataFrame({"sex": ["female", "male", "male", None], "pregnant": [1, 0, 1, 1]})
+    assert NO_PREGNANT_MEN.holds(df).tolist() == [True, True, False, True]
+    assert str(NO_PREGNANT_MEN) == "(sex, pregnant) in {(female, 0), (female, 1), (male, 0)}"
+    back = constraint_from_dict(NO_PREGNANT_MEN.to_dict())
+    assert back.holds(df).tolist() == [True, True, False, True]
+    with pytest.raises(ValueError, match="has 1 values, expected 2"):
+        FixedCombinations(["sex", "pregnant"], [["male"]])
+    with pytest.raises(ValueError, match="two or more columns"):
+        FixedCombinations(["sex"], [["male"]])
+
+
+def test_discovery_proposes_the_impossible_combination_and_not_chance_gaps():
+    df = maternity_table()
+    found = [c for c in discover_constraints(df) if isinstance(c, FixedCombinations)]
+    assert [c.columns() for c in found] == [["sex", "pregnant"]]
+    assert sorted(map(tuple, found[0].combinations)) == [("female", 0), ("female", 1), ("male", 0)]
+    small = df.head(12)  # a gap in 12 rows is chance, not a rule
+    assert not [c for c in discover_constraints(small) if isinstance(c, FixedCombinations)]
+
+
+@pytest.mark.parametrize("name", ["IndependentMarginals", "CARTSynthesizer", "GaussianCopula"])
+def test_generators_keep_a_fixed_combination(name):
+    df = maternity_table()
+    meta = infer_metadata(df)
+    entry = next(e for e in registry() if e.name == name)
+    plain = entry.make(0, fast=True).fit(df, meta).sample(600)
+    ruled = entry.make(0, fast=True).fit(df, meta.with_constraints([NO_PREGNANT_MEN])).sample(600)
+    if name == "IndependentMarginals":  # without the rule, pregnant men appear
+        assert constraint_violations(plain, [NO_PREGNANT_MEN])[str(NO_PREGNANT_MEN)] > 0
+    assert constraint_violations(ruled, [NO_PREGNANT_MEN])[str(NO_PREGNANT_MEN)] == 0
