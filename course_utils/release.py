@@ -46,7 +46,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sep", default=",", help="column delimiter (default ',')")
     parser.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     parser.add_argument("--metadata", default=None,
-                        help="JSON file with 'overrides' and 'one_hot_groups' for infer_metadata")
+                        help="JSON or YAML file (.json, .yaml, .yml) with 'overrides' and "
+                        "'one_hot_groups' for infer_metadata")
     parser.add_argument("--force", action="store_true", help="replace existing output files")
 
 
@@ -79,7 +80,7 @@ def synthesize_main(argv: list[str] | None = None) -> int:
             safe_output(path, [args.csv], args.force)
         train, holdout = train_holdout_split(df, test_size=args.test_size, stratify=args.target,
                                              random_state=args.seed)
-        print("metadata (override with --metadata FILE.json):")
+        print("metadata (override with --metadata FILE.yaml or FILE.json):")
         for name in meta.names:
             spec = meta[name]
             print(f"  {name}: {spec.kind}" + (f" {list(spec.categories)[:6]}" if spec.categories else ""))
