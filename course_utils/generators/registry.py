@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAMILIES = ("baseline", "leaky reference", "interpolation", "trees", "deep", "masked",
-            "language model", "differential privacy")
+            "language model", "differential privacy", "peer library")
 
 
 @dataclass(frozen=True)
