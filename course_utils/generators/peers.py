@@ -33,6 +33,7 @@ Xu et al. (2019), "Modeling Tabular Data using Conditional GAN", NeurIPS (CTGAN,
 from __future__ import annotations
 
 import random
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ from .base import Synthesizer
 
 INSTALL_HINT = "install the optional extra: pip install -e .[peers]"
 TABLE = "table"
+
+try:  # imported with this module, as torch is with the deep generators: a timed fit does not pay for it
+    import sdv.single_table  # noqa: F401
+except ImportError:  # fit says how to install it
+    pass
 
 
 def import_sdv_single_table() -> Any:
@@ -145,7 +151,9 @@ class SDVSynthesizer(Synthesizer):
         # base class restores the training dtypes after sampling anyway
         cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
         plain = df.astype(dict.fromkeys(cats, object))
-        with seeded(int(self._rng.integers(2**31 - 1))):
+        with seeded(int(self._rng.integers(2**31 - 1))), warnings.catch_warnings():
+            # the course's bounds come from the whole table, the training part rarely reaches them
+            warnings.filterwarnings("ignore", message="The training data does not cover the full range")
             model.fit({TABLE: plain})
         self.sdv_ = model
 

@@ -13,7 +13,8 @@ module); nothing else needs editing::
 ``fast_params`` are the settings for tests and quick runs (few epochs, small layers);
 ``default_params`` are the course's recommended settings for a real run (the
 benchmarks use them). ``target`` names the keyword through which a generator is told
-the table's outcome column (SMOTE needs one), or ``None``.
+the table's outcome column (SMOTE needs one), or ``None``. ``saves=False`` marks a
+generator whose ``save`` refuses (SDV's, whose models only pickle can hold).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class GeneratorEntry:
     default_params: Mapping[str, Any] = field(default_factory=dict)
     in_benchmark: bool = True
     class_name: str | None = None
+    saves: bool = True  # False: save() refuses (a model the data-only file format cannot hold)
 
     def load(self) -> type:
         """Import and return the generator class (torch is imported only here, on demand)."""
@@ -178,14 +180,14 @@ del _entry
 PEER_ENTRIES = (
     GeneratorEntry("SDV-GaussianCopula", ".peers", "peer library", "11",
                    "SDV's Gaussian copula: fitted parametric marginals, one correlation matrix",
-                   class_name="SDVGaussianCopula"),
+                   class_name="SDVGaussianCopula", saves=False),
     GeneratorEntry("SDV-CTGAN", ".peers", "peer library", "11",
                    "SDV's CTGAN: conditional GAN with mode-specific normalisation", needs_torch=True,
-                   class_name="SDVCTGAN",
+                   class_name="SDVCTGAN", saves=False,
                    fast_params={"epochs": 5, "batch_size": 50, "pac": 5}),
     GeneratorEntry("SDV-TVAE", ".peers", "peer library", "11",
                    "SDV's TVAE: variational autoencoder for tables", needs_torch=True,
-                   class_name="SDVTVAE", fast_params={"epochs": 5, "batch_size": 50}),
+                   class_name="SDVTVAE", saves=False, fast_params={"epochs": 5, "batch_size": 50}),
 )
 
 
