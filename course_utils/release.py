@@ -30,13 +30,16 @@ from .release_checks import (
 
 
 def resolve_method(name: str):
-    """The registry entry for ``--method``: a registered name, or its short form (``cart``)."""
+    """The registry entry for ``--method``: a registered name, or its short form (``cart``, ``sdv-ctgan``)."""
     from .generators import registry
 
-    wanted = name.lower().replace("_", "").replace("-", "")
+    def plain(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    wanted = plain(name)
     for entry in registry():
-        short = entry.name.lower().replace("synthesizer", "")
-        if wanted in (entry.name.lower(), short) or (wanted == "copula" and short == "gaussiancopula"):
+        short = plain(entry.name).replace("synthesizer", "")
+        if wanted in (plain(entry.name), short) or (wanted == "copula" and short == "gaussiancopula"):
             return entry
     names = ", ".join(e.name.lower().replace("synthesizer", "") for e in registry())
     raise ValueError(f"unknown method {name!r}; choose one of: {names}")

@@ -134,6 +134,7 @@ def test_with_sdv_the_three_peers_are_registered_with_their_settings(fake_sdv):
     assert generators.get_generator("SDV-CTGAN").load() is peers.SDVCTGAN
     assert getattr(generators, "SDV-TVAE") is peers.SDVTVAE
     assert peers_note() is None
+    assert not any(e.saves for e in registry_module.registry(family="peer library"))
     df = _table()
     registry_module.get_generator("SDV-CTGAN").make(0, fast=True).fit(df)
     registry_module.get_generator("SDV-TVAE").make(0, epochs=7).fit(df)
@@ -146,6 +147,15 @@ def test_with_sdv_the_three_peers_are_registered_with_their_settings(fake_sdv):
     ]
     with pytest.raises(ValueError, match="multiple of pac"):
         peers.SDVCTGAN(batch_size=64, pac=10).fit(df)
+
+
+def test_synthesize_finds_a_peer_by_its_name(fake_sdv):
+    from course_utils.release import resolve_method
+
+    assert resolve_method("sdv-ctgan").name == "SDV-CTGAN"
+    assert resolve_method("SDV_TVAE").name == "SDV-TVAE"
+    assert resolve_method("gaussiancopula").name == "GaussianCopula"  # the course's stays first
+    assert resolve_method("sdv-gaussiancopula").name == "SDV-GaussianCopula"
 
 
 def test_the_adapter_converts_fits_and_repairs_through_the_course_contract(fake_sdv):
