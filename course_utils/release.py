@@ -30,13 +30,16 @@ from .release_checks import (
 
 
 def resolve_method(name: str):
-    """The registry entry for ``--method``: a registered name, or its short form (``cart``)."""
+    """The registry entry for ``--method``: a registered name, or its short form (``cart``, ``sdv-ctgan``)."""
     from .generators import registry
 
-    wanted = name.lower().replace("_", "").replace("-", "")
+    def plain(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    wanted = plain(name)
     for entry in registry():
-        short = entry.name.lower().replace("synthesizer", "")
-        if wanted in (entry.name.lower(), short) or (wanted == "copula" and short == "gaussiancopula"):
+        short = plain(entry.name).replace("synthesizer", "")
+        if wanted in (plain(entry.name), short) or (wanted == "copula" and short == "gaussiancopula"):
             return entry
     names = ", ".join(e.name.lower().replace("synthesizer", "") for e in registry())
     raise ValueError(f"unknown method {name!r}; choose one of: {names}")
@@ -46,7 +49,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sep", default=",", help="column delimiter (default ',')")
     parser.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     parser.add_argument("--metadata", default=None,
-                        help="JSON file with 'overrides' and 'one_hot_groups' for infer_metadata")
+                        help="JSON or YAML file (.json, .yaml, .yml) with 'overrides' and "
+                        "'one_hot_groups' for infer_metadata")
     parser.add_argument("--force", action="store_true", help="replace existing output files")
 
 
@@ -79,7 +83,7 @@ def synthesize_main(argv: list[str] | None = None) -> int:
             safe_output(path, [args.csv], args.force)
         train, holdout = train_holdout_split(df, test_size=args.test_size, stratify=args.target,
                                              random_state=args.seed)
-        print("metadata (override with --metadata FILE.json):")
+        print("metadata (override with --metadata FILE.yaml or FILE.json):")
         for name in meta.names:
             spec = meta[name]
             print(f"  {name}: {spec.kind}" + (f" {list(spec.categories)[:6]}" if spec.categories else ""))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .schema import Metadata, infer_metadata
+from .schema import KINDS, ColumnSpec, Metadata, infer_metadata
 
 _DELIMITERS = (";", "\t", "|")
 
@@ -112,26 +113,115 @@ def check_for_synthesis(df: pd.DataFrame, path: str | Path, target: str | None =
     return df
 
 
+_METADATA_KEYS = ("overrides", "one_hot_groups")
+_METADATA_EXAMPLE = ('e.g. {"overrides": {"stage": "categorical"}} in JSON, or in YAML:\n'
+                     '  overrides:\n    stage: categorical')
+
+
+def read_metadata_file(path: str | Path) -> dict[str, Any]:
+    """The parsed content of a metadata file: JSON (``.json``) or YAML (``.yaml``/``.yml``).
+
+    YAML is read with ``yaml.safe_load`` (plain data only: no Python objects are built).
+    Errors name the file, the line and the fix; the content is checked by
+    :func:`load_metadata`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise ValueError(f"{path}: a metadata file must end in .json, .yaml or .yml, got "
+                         f"{suffix or 'no extension'!r}; rename it to say which format it holds")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such metadata file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: the metadata file is not UTF-8 text; save it as UTF-8") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML ({where}{problem}); check the indentation and "
+                         "that every 'key: value' has a space after the colon") from None
+
+
 def load_metadata(df: pd.DataFrame, path: str | Path | None) -> Metadata:
-    """Inferred metadata, changed by an optional JSON file.
+    """Inferred metadata, changed by an optional JSON or YAML file.
 
     The file holds ``{"overrides": {column: kind or {field: value}}, "one_hot_groups":
     {group: [columns]}}`` (both keys optional), the arguments of
-    :func:`course_utils.schema.infer_metadata`.
+    :func:`course_utils.schema.infer_metadata`; the same in YAML::
+
+        overrides:
+          stage: categorical
+          age: {bounds: [18, 110]}
+        one_hot_groups:
+          Hospital: [Hosp_1, Hosp_2]
+
+    Every error names the file, the key and the fix: an unknown top-level key, a
+    column that is not in the table, a field a column does not have, a bad kind.
     """
     if path is None:
         return infer_metadata(df)
     path = Path(path)
+    spec = read_metadata_file(path)
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: expected a mapping with the keys 'overrides' and/or "
+                         f"'one_hot_groups', found {type(spec).__name__}; {_METADATA_EXAMPLE}")
+    unknown = [str(k) for k in spec if k not in _METADATA_KEYS]
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown}; the keys are 'overrides' and "
+                         f"'one_hot_groups'; {_METADATA_EXAMPLE}")
+    overrides = _checked_overrides(df, path, spec.get("overrides"))
+    groups = spec.get("one_hot_groups")
+    if groups is not None:
+        if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
+            raise ValueError(f"{path}: 'one_hot_groups' must map a group name to a list of its 0/1 "
+                             "columns, e.g. {\"Hospital\": [\"Hosp_1\", \"Hosp_2\"]}")
+        for group, members in groups.items():
+            absent = [str(c) for c in members if c not in df.columns]
+            if absent:
+                raise ValueError(f"{path}: one_hot_groups.{group} names column(s) {absent} that the "
+                                 f"table does not have; columns are {list(map(str, df.columns))}")
     try:
-        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such metadata file") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(spec, dict) or set(spec) - {"overrides", "one_hot_groups"}:
-        raise ValueError(f"{path}: expected an object with the keys 'overrides' and/or "
-                         "'one_hot_groups', e.g. {\"overrides\": {\"stage\": \"categorical\"}}")
-    return infer_metadata(df, overrides=spec.get("overrides"), one_hot_groups=spec.get("one_hot_groups"))
+        return infer_metadata(df, overrides=overrides, one_hot_groups=groups)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def _checked_overrides(df: pd.DataFrame, path: Path, overrides: Any) -> dict[str, Any] | None:
+    """``overrides`` checked key by key, so an error names the column, the field and the fix."""
+    if overrides is None:
+        return None
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{path}: 'overrides' must map a column to a kind or to its fields, "
+                         f"found {type(overrides).__name__}; {_METADATA_EXAMPLE}")
+    allowed = [f.name for f in fields(ColumnSpec) if f.name not in ("name", "group")]
+    for col, change in overrides.items():
+        if col not in df.columns:
+            raise ValueError(f"{path}: overrides.{col}: the table has no column {col!r}; "
+                             f"columns are {list(map(str, df.columns))}")
+        if isinstance(change, str):
+            change = {"kind": change}
+        if not isinstance(change, dict):
+            raise ValueError(f"{path}: overrides.{col}: expected a kind ({', '.join(KINDS)}) or a "
+                             f"mapping of fields ({', '.join(allowed)}), found {change!r}")
+        bad = [str(k) for k in change if k not in allowed]
+        if bad:
+            raise ValueError(f"{path}: overrides.{col}: unknown field(s) {bad}; the fields are "
+                             f"{', '.join(allowed)}")
+        if "kind" in change and change["kind"] not in KINDS:
+            raise ValueError(f"{path}: overrides.{col}.kind: unknown kind {change['kind']!r}; use "
+                             f"one of {', '.join(KINDS)}")
+    return overrides
 
 
 def align_columns(df: pd.DataFrame, like: pd.DataFrame, path: str | Path, what: str) -> pd.DataFrame:

@@ -24,6 +24,8 @@ class ContractEntry:
     # one here ("status"); its factory is then called as factory(seed, target) and the
     # tests pass "Clotbuster given" for the stroke table
     target: str | None = None
+    # False: save() must refuse with NotImplementedError (the file format cannot hold the model)
+    saves: bool = True
 
 
 def contract_entry(entry: GeneratorEntry) -> ContractEntry:
@@ -35,7 +37,7 @@ def contract_entry(entry: GeneratorEntry) -> ContractEntry:
         def factory(seed: int, target: str) -> Any:
             return entry.make(seed, fast=True, target=target)
     return ContractEntry(entry.name, factory, entry.supports_conditions, entry.handles_missing,
-                         "status" if entry.target is not None else None)
+                         "status" if entry.target is not None else None, entry.saves)
 
 
 def entries() -> list[ContractEntry]:

@@ -43,8 +43,81 @@ def test_command_writes_tables_and_plot(tmp_path):
     assert set(summary["generator"]) == {"IndependentMarginals", "CARTSynthesizer"}
     text = (out / "summary.md").read_text()
     assert text.count("\n") == 4 and "CARTSynthesizer" in text
-    assert (out / "privacy_utility.png").stat().st_size > 1000
+    for png in ("privacy_utility.png", "fidelity.png", "fit_time.png"):
+        assert (out / png).stat().st_size > 1000, png
     runs = pd.read_csv(out / "runs.csv")
     marg = runs.set_index("generator")
     assert marg.loc["CARTSynthesizer", "tstr_auc"] > marg.loc["IndependentMarginals", "tstr_auc"]
     assert markdown(summarise(runs)).startswith("| dataset | generator |")
+
+
+def _fake_runs(seeds=(0, 1)) -> pd.DataFrame:
+    rows = []
+    for name in ("whas500", "veterans"):
+        for gen, fit_s, quality in (("Fast", 0.01, 0.90), ("Slow", 120.0, 0.95)):
+            for seed in seeds:
+                rows.append({"dataset": name, "generator": gen, "seed": seed, "quality_holdout": 0.93,
+                             "detection_auc_holdout": 0.45, "fit_s": fit_s * (1 + seed),
+                             "quality": quality, "detection_auc": 0.6, "tstr_auc": 0.8,
+                             "trtr_auc": 0.85, "dcr_share": 0.55, "exact_match_rate": 0.0})
+    rows.append({"dataset": "veterans", "generator": "Broken", "seed": 0, "error": "ValueError: no"})
+    return pd.DataFrame(rows)
+
+
+def test_replot_redraws_the_figures_from_runs_csv_without_running_a_generator(tmp_path, monkeypatch,
+                                                                             capsys):
+    from course_utils.benchmarks import generators
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("--replot ran the generators")
+
+    monkeypatch.setattr(generators, "run_benchmark", no_run)
+    _fake_runs().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "summary.md").write_text("kept by hand\n")
+    assert main(["benchmark", "generators", "--replot", "--out", str(tmp_path)]) == 0
+    for png in ("privacy_utility.png", "fidelity.png", "fit_time.png"):
+        assert (tmp_path / png).stat().st_size > 1000, png
+    assert (tmp_path / "summary.md").read_text() == "kept by hand\n"
+    assert "fit_time.png" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["benchmark", "generators", "--replot", "--out", str(empty)]) == 2
+    assert "runs.csv" in capsys.readouterr().err
+
+
+def test_figures_read_the_summary_means(monkeypatch, tmp_path):
+    from matplotlib.axes import Axes
+
+    from course_utils.benchmarks import generator_plots
+
+    drawn, real_bar = [], Axes.bar
+
+    def spy(ax, x, heights, *args, **kwargs):
+        drawn.append([round(float(h), 6) for h in heights])
+        return real_bar(ax, x, heights, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "bar", spy)
+    summary = summarise(_fake_runs())
+    assert set(summary["generator"]) == {"Fast", "Slow"}  # the failed run is left out
+    generator_plots.plot_fit_time(summary, tmp_path / "t.png")
+    # one panel per table; the mean over seeds 0 and 1 of fit_s * (1 + seed) is 1.5 fit_s
+    assert drawn == [[0.015, 180.0], [0.015, 180.0]]
+    drawn.clear()
+    generator_plots.plot_fidelity(summary, tmp_path / "q.png")
+    assert drawn == [[0.90, 0.95], [0.90, 0.95]]
+
+
+def test_the_output_says_how_to_add_the_peer_generators_when_they_are_absent(tmp_path, capsys,
+                                                                              monkeypatch):
+    import importlib
+    import json
+
+    reg = importlib.import_module("course_utils.generators.registry")
+    # the extra may be installed where this runs: take its generators away for this test
+    monkeypatch.setattr(reg, "_REGISTRY",
+                        {k: v for k, v in reg._REGISTRY.items() if v.family != "peer library"})
+    out = tmp_path / "bench"
+    assert main(["benchmark", "generators", "--datasets", "veterans", "--seeds", "0", "--fast",
+                 "--only", "IndependentMarginals", "--out", str(out)]) == 0
+    assert "pip install -e .[peers]" in capsys.readouterr().out
+    assert "pip install -e .[peers]" in json.loads((out / "settings.json").read_text())["peers"]

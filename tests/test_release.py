@@ -158,3 +158,85 @@ def test_evaluate_refuses_a_holdout_that_is_the_training_table(tmp_path, capsys)
     df.drop(columns=["age"]).to_csv(other, index=False)
     assert main(["evaluate", "--train", str(path), "--synthetic", str(other), "--holdout", str(path)]) == 2
     assert "missing ['age']" in _error(capsys)
+
+
+def _overridable(tmp_path: Path) -> Path:
+    df = _table().drop(columns=["patient_id", "site"]).assign(stage=lambda t: t["age"] % 4)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("name, text", [
+    ("meta.yaml", "overrides:\n  stage: categorical\n  age: {bounds: [18, 110]}\n"),
+    ("meta.yml", "overrides:\n  stage:\n    kind: categorical\n  age:\n    bounds: [18, 110]\n"),
+    ("meta.json", '{"overrides": {"stage": "categorical", "age": {"bounds": [18, 110]}}}'),
+])
+def test_metadata_overrides_read_from_yaml_or_json(tmp_path, name, text):
+    from course_utils.release_checks import load_metadata, read_table
+
+    df = read_table(_overridable(tmp_path))
+    inferred = load_metadata(df, None)
+    assert inferred["stage"].kind == "integer" and inferred["age"].bounds != (18, 110)
+    meta = load_metadata(df, _write(tmp_path, name, text))
+    assert meta["stage"].kind == "categorical" and meta["stage"].categories == [0, 1, 2, 3]
+    assert meta["age"].bounds == (18, 110) and meta["age"].kind == "integer"
+
+
+def test_synthesize_uses_a_yaml_override(tmp_path, capsys):
+    path = _overridable(tmp_path)
+    meta = _write(tmp_path, "meta.yaml", "overrides:\n  stage: categorical\n")
+    out = tmp_path / "o.csv"
+    assert main(["synthesize", str(path), "--out", str(out), "--metadata", str(meta)]) == 0
+    assert "stage: categorical [0, 1, 2, 3]" in capsys.readouterr().out
+    assert set(pd.read_csv(out)["stage"]) <= {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("m.yaml", "overrides:\n  stage: categorical\n   age: integer\n", "not valid YAML (line 3"),
+    ("m.yml", "overrides: [stage\n", "not valid YAML"),
+    ("m.json", '{"overrides": {"stage": "categorical",}}', "not valid JSON (line 1"),
+    ("m.yaml", "overrides:\n  no_such_column: categorical\n", "overrides.no_such_column"),
+    ("m.json", '{"overrides": {"no_such_column": "categorical"}}', "overrides.no_such_column"),
+    ("m.yaml", "overides:\n  stage: categorical\n", "unknown key(s) ['overides']"),
+    ("m.yaml", "overrides:\n  age: {bound: [1, 2]}\n", "unknown field(s) ['bound']"),
+    ("m.yaml", "overrides:\n  stage: categorcal\n", "overrides.stage.kind: unknown kind 'categorcal'"),
+    ("m.yaml", "- stage\n- age\n", "expected a mapping"),
+    ("m.yaml", "", "found NoneType"),
+    ("m.yaml", "one_hot_groups:\n  H: [h1, h2]\n", "one_hot_groups.H names column(s) ['h1', 'h2']"),
+    ("m.yaml", "overrides:\n  age: {bounds: [90, 20]}\n", "bounds low 90 is above high 20"),
+    ("m.toml", "[overrides]\n", "must end in .json, .yaml or .yml"),
+])
+def test_bad_metadata_files_name_the_file_the_key_and_the_fix(tmp_path, capsys, name, text, expected):
+    path = _overridable(tmp_path)
+    meta = _write(tmp_path, name, text)
+    out = tmp_path / "o.csv"
+    assert main(["synthesize", str(path), "--out", str(out), "--metadata", str(meta)]) == 2
+    err = _error(capsys)
+    assert expected in err and name in err, err
+    assert not out.exists()
+
+
+def test_yaml_is_read_safely(tmp_path):
+    from course_utils.release_checks import read_metadata_file
+
+    meta = _write(tmp_path, "m.yaml", "overrides: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        read_metadata_file(meta)
+
+
+@pytest.mark.filterwarnings("ignore:.*holdout rows.*exact copies")
+def test_evaluate_reads_yaml_overrides_and_names_an_unknown_column(tmp_path, capsys):
+    df = _table().drop(columns=["patient_id", "site"])
+    train, synth, hold = (tmp_path / f"{n}.csv" for n in ("train", "synth", "hold"))
+    df.iloc[:30].to_csv(train, index=False)
+    df.iloc[30:].to_csv(synth, index=False)
+    _table(seed=1).drop(columns=["patient_id", "site"]).to_csv(hold, index=False)
+    bad = _write(tmp_path, "meta.yml", "overrides:\n  weight: continuous\n")
+    args = ["evaluate", "--train", str(train), "--synthetic", str(synth), "--holdout", str(hold),
+            "--bootstrap", "0"]
+    assert main([*args, "--metadata", str(bad)]) == 2
+    err = _error(capsys)
+    assert "meta.yml" in err and "overrides.weight" in err and "columns are ['age', 'sex', 'y']" in err
+    good = _write(tmp_path, "good.yaml", "overrides:\n  y: categorical\n")
+    assert main([*args, "--metadata", str(good)]) == 0

@@ -1,7 +1,7 @@
 """Every registered generator on the course's tables: ``python -m course_utils benchmark generators``.
 
 Options: ``--datasets whas500,stroke,veterans --seeds 0,1,2 --out benchmarks/results/generators
-[--fast] [--only NAME,NAME]``. The generators and their settings come from the registry
+[--fast] [--only NAME,NAME] [--replot]``. The generators and their settings come from the registry
 (:func:`course_utils.generators.registry`, ``default_params``; ``--fast`` uses the test
 settings), so a newly registered generator appears here without an edit.
 
@@ -22,7 +22,12 @@ outcome, seed :data:`~course_utils.config.SEED`), fit on the training part with
 - ``fit_s``: wall time of ``fit``.
 
 Writes ``runs.csv`` (one row per generator, table and seed), ``summary.csv`` and
-``summary.md`` (mean over seeds) and ``privacy_utility.png`` into ``--out``.
+``summary.md`` (mean over seeds) and three figures (:mod:`.generator_plots`:
+``privacy_utility.png``, ``fidelity.png``, ``fit_time.png``) into ``--out``;
+``--replot`` redraws the figures from ``--out``'s ``runs.csv`` without running a generator.
+With the optional extra (``pip install -e .[peers]``) SDV's GaussianCopula, CTGAN and
+TVAE join the table (:mod:`course_utils.generators.peers`); without it the output says
+how to add them.
 A generator that fails on a table (e.g. SMOTE on missing values) is recorded with its
 error and skipped, never stopping the run.
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -140,33 +146,20 @@ def markdown(summary: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
-def plot(summary: pd.DataFrame, path: Path) -> None:
-    """Privacy (DCR share) against utility (TSTR - TRTR) per generator, one panel per table."""
-    import matplotlib
+def peers_note() -> str | None:
+    """What to do when SDV's generators are not in the table (``None`` when they are)."""
+    from ..generators import registry
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    tables = list(dict.fromkeys(summary["dataset"]))
-    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 4), squeeze=False)
-    for ax, name in zip(axes[0], tables, strict=True):
-        part = summary[summary["dataset"] == name]
-        ax.scatter(part["dcr_share"], part["tstr_auc"] - part["trtr_auc"])
-        for r in part.itertuples():
-            ax.annotate(r.generator.replace("Synthesizer", ""), (r.dcr_share, r.tstr_auc - r.trtr_auc),
-                        fontsize=7)
-        ax.axvline(0.5, ls="--", c="grey")
-        ax.axhline(0, ls="--", c="grey")
-        ax.set_title(name)
-        ax.set_xlabel("DCR share (0.5 = no closer than new patients)")
-        ax.set_ylabel("TSTR - TRTR (0 = as useful as real)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    if registry(family="peer library"):
+        return None
+    return ("SDV's GaussianCopula, CTGAN and TVAE are not in this table: install the optional "
+            "extra (pip install -e .[peers]) and run the same command to add them")
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_utils benchmark generators [options]``."""
+    from .generator_plots import replot, write_plots
+
     p = argparse.ArgumentParser(prog="python -m course_utils benchmark generators")
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--seeds", default="0,1,2")
@@ -174,27 +167,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true", help="test settings (a smoke run)")
     p.add_argument("--quick", action="store_true", help="the same as --fast --seeds 0")
     p.add_argument("--out", default="benchmarks/results/generators")
+    p.add_argument("--replot", action="store_true",
+                   help="only redraw the figures from OUT/runs.csv; run no generator")
     args = p.parse_args(argv)
+    out = Path(args.out)
+    if args.replot:
+        try:
+            paths = replot(out)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for path in paths:
+            print(f"wrote {path}")
+        return 0
     seeds = (0,) if args.quick else tuple(int(s) for s in args.seeds.split(","))
     datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     only = None if args.only is None else [s.strip() for s in args.only.split(",")]
     runs = run_benchmark(datasets, seeds, fast=args.fast or args.quick, only=only)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(runs)
     runs.to_csv(out / "runs.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.md").write_text(markdown(summary), encoding="utf-8")
+    note = peers_note()
     (out / "settings.json").write_text(json.dumps({"datasets": datasets, "seeds": seeds,
                                                    "fast": bool(args.fast or args.quick),
-                                                   "generators": sorted(set(runs["generator"]))},
+                                                   "generators": sorted(set(runs["generator"])),
+                                                   "peers": note or "included"},
                                                   indent=2) + "\n", encoding="utf-8")
-    if len(summary):
-        plot(summary, out / "privacy_utility.png")
+    write_plots(summary, out)
     print(markdown(summary))
     errors = runs[runs["error"].notna()] if "error" in runs.columns else runs.iloc[:0]
     for r in errors.itertuples():
         print(f"skipped {r.generator} on {r.dataset} (seed {r.seed}): {r.error}")
+    if note is not None:
+        print(f"note: {note}")
     print(f"results written to {out}/")
     return 0
 

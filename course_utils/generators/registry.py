@@ -13,26 +13,30 @@ module); nothing else needs editing::
 ``fast_params`` are the settings for tests and quick runs (few epochs, small layers);
 ``default_params`` are the course's recommended settings for a real run (the
 benchmarks use them). ``target`` names the keyword through which a generator is told
-the table's outcome column (SMOTE needs one), or ``None``.
+the table's outcome column (SMOTE needs one), or ``None``. ``saves=False`` marks a
+generator whose ``save`` refuses (SDV's, whose models only pickle can hold).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 FAMILIES = ("baseline", "leaky reference", "interpolation", "trees", "deep", "masked",
-            "language model", "differential privacy")
+            "language model", "differential privacy", "peer library")
 
 
 @dataclass(frozen=True)
 class GeneratorEntry:
     """What the course knows about one generator class.
 
-    ``module`` is the import path of the module that defines ``name`` (absolute, or
-    relative to ``course_utils.generators`` when it starts with a dot).
+    ``module`` is the import path of the module that defines the class (absolute, or
+    relative to ``course_utils.generators`` when it starts with a dot); the class is
+    called ``name`` unless ``class_name`` says otherwise (a display name such as
+    ``SDV-CTGAN`` is no Python name).
     """
 
     name: str
@@ -47,11 +51,13 @@ class GeneratorEntry:
     fast_params: Mapping[str, Any] = field(default_factory=dict)
     default_params: Mapping[str, Any] = field(default_factory=dict)
     in_benchmark: bool = True
+    class_name: str | None = None
+    saves: bool = True  # False: save() refuses (a model the data-only file format cannot hold)
 
     def load(self) -> type:
         """Import and return the generator class (torch is imported only here, on demand)."""
         package = __name__.rsplit(".", 1)[0] if self.module.startswith(".") else None
-        return getattr(importlib.import_module(self.module, package), self.name)
+        return getattr(importlib.import_module(self.module, package), self.class_name or self.name)
 
     def make(self, random_state: int | None = 0, *, fast: bool = False,
              target: str | None = None, **overrides: Any) -> Any:
@@ -167,3 +173,41 @@ for _entry in (
 ):
     register_generator(_entry)
 del _entry
+
+
+# SDV's generators (the optional extra ``pip install -e .[peers]``), beside the course's own.
+# The fast settings are a smoke test's; the defaults are SDV's own (CTGAN and TVAE: 300 epochs).
+PEER_ENTRIES = (
+    GeneratorEntry("SDV-GaussianCopula", ".peers", "peer library", "11",
+                   "SDV's Gaussian copula: fitted parametric marginals, one correlation matrix",
+                   class_name="SDVGaussianCopula", saves=False),
+    GeneratorEntry("SDV-CTGAN", ".peers", "peer library", "11",
+                   "SDV's CTGAN: conditional GAN with mode-specific normalisation", needs_torch=True,
+                   class_name="SDVCTGAN", saves=False,
+                   fast_params={"epochs": 5, "batch_size": 50, "pac": 5}),
+    GeneratorEntry("SDV-TVAE", ".peers", "peer library", "11",
+                   "SDV's TVAE: variational autoencoder for tables", needs_torch=True,
+                   class_name="SDVTVAE", saves=False, fast_params={"epochs": 5, "batch_size": 50}),
+)
+
+
+def sdv_installed() -> bool:
+    """Whether the sdv package can be imported, found without importing it (importing takes seconds)."""
+    try:
+        return importlib.util.find_spec("sdv") is not None
+    except (ImportError, ValueError):  # a broken or spec-less module under that name
+        return False
+
+
+def register_peers() -> list[GeneratorEntry]:
+    """Register SDV's generators when sdv is installed; returns the entries registered.
+
+    Called once below, so the registry lists them wherever the extra is installed; without
+    it nothing is registered and nothing fails.
+    """
+    if not sdv_installed():
+        return []
+    return [register_generator(e, replace=True) for e in PEER_ENTRIES]
+
+
+register_peers()
