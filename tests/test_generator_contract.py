@@ -90,6 +90,9 @@ def test_values_are_valid_for_their_kind(entry, table):
 def test_missing_values_only_where_nullable_and_at_a_realistic_rate(entry):
     if not entry.handles_missing:
         pytest.skip(f"{entry.name} rejects missing values (tested below)")
+    if entry.name == "SDV-TVAE":  # only where the optional extra is installed
+        pytest.xfail("SDV's TVAE decodes a category by its largest output, so rare levels "
+                     "(missing included) come out rarer; see course_utils/generators/peers.py")
     gen, df, meta = fitted(entry, "missing")
     out = gen.sample(600)
     for col in df.columns:
