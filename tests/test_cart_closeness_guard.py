@@ -115,3 +115,15 @@ def test_conditions_still_hold_with_the_guard(split):
     out = gen.sample(100, conditions={"fstat": 1})
     assert (out["fstat"] == 1).all()
     assert exact_match_rate(train, out, holdout, meta)["synthetic"] == 0
+
+
+def test_the_guard_holds_with_accepted_rules_between_columns(stroke):
+    from course_utils.constraints import discover_constraints
+
+    df, meta = stroke
+    train, holdout = train_holdout_split(df, stratify="Clotbuster given", random_state=SEED)
+    ruled = meta.with_constraints([r for r in discover_constraints(train, meta) if r.derived])
+    gen = CARTSynthesizer(closeness_guard=0, random_state=0).fit(train, ruled)
+    out = gen.sample(len(train), random_state=0)
+    assert all(rule.holds(out).all() for rule in ruled.constraints)
+    assert exact_match_rate(train, out, holdout, meta)["synthetic"] == 0

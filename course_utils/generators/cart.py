@@ -67,6 +67,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from ..constraints import apply_constraints
 from ..schema import number_to_datetime
 from .base import Synthesizer, repair_frame
 from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
@@ -294,8 +295,9 @@ class CARTSynthesizer(Synthesizer):
         guard = getattr(self, "closeness_guard_", None)
         if guard is None:
             return super()._draw_repaired(n, conditions, rng)
-        # The guard judges repaired rows: those are what gets shared, and repair (rounding,
-        # one-hot fixing) can turn a near copy into an exact one.
+        # The guard judges rows as they will be shared: repaired (rounding, one-hot fixing) and
+        # with derived columns rebuilt, since either can turn a near copy into an exact one.
+        rules = getattr(self.metadata_, "constraints", [])
         kept: list[pd.DataFrame] = []
         n_kept = drawn = 0
         batch = n
@@ -306,7 +308,7 @@ class CARTSynthesizer(Synthesizer):
                     f"were far enough from every training patient (needed {n}); lower "
                     "closeness_guard, or raise min_samples_leaf so that fewer rows copy a patient"
                 )
-            rows = super()._draw_repaired(batch, conditions, rng)
+            rows = apply_constraints(super()._draw_repaired(batch, conditions, rng), rules)
             ok = guard.keep(rows)
             kept.append(rows[ok])
             n_kept += int(ok.sum())
