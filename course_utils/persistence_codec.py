@@ -41,6 +41,8 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.generators.cart_models:LogRegModel": "course_utils.generators.cart_models",
     "course_utils.encoding:ColumnCode": "course_utils.encoding",
     "course_utils.encoding:TableEncoding": "course_utils.encoding",
+    "course_utils.evaluation.distances:MixedEncoder": "course_utils.evaluation.distances",
+    "course_utils.generators.closeness_guard:ClosenessGuard": "course_utils.generators.closeness_guard",
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
     "course_utils.generators.dp_domain:Variable": "course_utils.generators.dp_domain",
     "course_utils.generators.dp_domain:PublicDomain": "course_utils.generators.dp_domain",

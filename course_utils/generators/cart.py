@@ -32,6 +32,11 @@ What synthpop users will recognise (synthpop's own argument names in brackets):
   prediction plus Gaussian residual), ``"logreg"`` (logistic, multinomial for more
   than two levels; synthpop's ``logreg``/``polyreg``) or ``"parametric"`` (``norm``
   for numbers, ``logreg`` for categories).
+- ``closeness_guard`` (not in synthpop): reject synthetic rows that copy a training
+  patient or sit closer to their nearest training patient than ``closeness_guard`` times
+  that patient's distance to the nearest other training patient, and draw replacements
+  (:mod:`course_utils.generators.closeness_guard`). The ruler is learnt from the training
+  table alone, never from a holdout, so the holdout stays a fair judge of privacy.
 - Missing values are a state of their own: for a numeric column a missing indicator
   is modelled first (on the columns before it), then the value for the rows drawn as
   observed; for a categorical or binary column "missing" is one more level. Later
@@ -54,7 +59,7 @@ partially synthetic public use microdata", Journal of Official Statistics 21(3).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,10 +67,12 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from ..constraints import apply_constraints
 from ..schema import number_to_datetime
 from .base import Synthesizer, repair_frame
 from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
 from .cart_plan import METHODS, Variable, encode_variables, plan_variables
+from .closeness_guard import ClosenessGuard, check_factor
 
 __all__ = ["CARTSynthesizer", "METHODS"]
 
@@ -84,8 +91,16 @@ class CARTSynthesizer(Synthesizer):
             ``"logreg"`` for every column, or a dict ``{column: method}`` that overrides
             the default for some. The first column of the visit sequence is drawn from
             its marginal (``"sample"``) unless the dict names a method for it.
-        max_rejection_draws: for conditions met by rejection, give up (``ValueError``)
-            after drawing this many rows per requested row.
+        closeness_guard: ``None`` (off), or a number >= 0: after repair, reject every
+            synthetic row that is an exact copy of a training row or closer to its
+            nearest training patient than ``closeness_guard`` times that patient's
+            distance to the nearest other training patient (``0``: exact copies only;
+            ``1``: closer than any other real patient is), and draw replacements until
+            ``n`` rows are kept. Uses the training table only (the course's distance
+            of :mod:`course_utils.evaluation.distances`), never a holdout.
+        max_rejection_draws: for conditions and the closeness guard, give up
+            (``ValueError`` for conditions, ``RuntimeError`` for the guard) after
+            drawing this many rows per requested row.
         n_jobs: trees fitted in parallel threads (``None``: one; ``-1``: all cores).
         random_state: seed (int), ``numpy.random.Generator`` or ``None``.
         verbose: kept for the shared contract (fitting is quick; nothing is printed).
@@ -93,7 +108,10 @@ class CARTSynthesizer(Synthesizer):
     Fitted attributes: ``visit_sequence_`` (variable names in order), ``methods_``
     (variable -> method used), ``trees_`` (variable -> fitted scikit-learn tree, for the
     CART variables), ``missing_trees_`` (numeric column -> tree of its missing
-    indicator), and :meth:`leaf_values` (leaf id -> the training values in that leaf).
+    indicator), :meth:`leaf_values` (leaf id -> the training values in that leaf),
+    ``closeness_guard_`` (the fitted :class:`~course_utils.generators.closeness_guard.ClosenessGuard`,
+    or ``None``) and ``closeness_rejection_rate_`` (share of drawn rows the guard threw
+    away in the last :meth:`sample`; 0 without a guard).
     """
 
     supports_conditions = True
@@ -105,6 +123,7 @@ class CARTSynthesizer(Synthesizer):
         max_depth: int | None = None,
         smoothing: str | dict[str, str | None] | None = None,
         method: str | dict[str, str] = "cart",
+        closeness_guard: float | None = None,
         max_rejection_draws: int = 100,
         n_jobs: int | None = None,
         random_state: int | None = None,
@@ -116,6 +135,7 @@ class CARTSynthesizer(Synthesizer):
         self.max_depth = max_depth
         self.smoothing = smoothing
         self.method = method
+        self.closeness_guard = closeness_guard
         self.max_rejection_draws = max_rejection_draws
         self.n_jobs = n_jobs
 
@@ -139,6 +159,8 @@ class CARTSynthesizer(Synthesizer):
             raise ValueError(
                 f"max_rejection_draws must be an int >= 1, got {self.max_rejection_draws!r}"
             )
+        if self.closeness_guard is not None:
+            check_factor(self.closeness_guard)
 
     def _variables(self, df: pd.DataFrame) -> list[Variable]:
         return plan_variables(self.metadata_, self.columns_, df, self.visit_sequence, self.method,
@@ -210,6 +232,9 @@ class CARTSynthesizer(Synthesizer):
             for name, m in self.models_.items()
             if isinstance(m.get("missing"), LeafSampler) and m["missing"].tree is not None
         }
+        self.closeness_guard_ = (None if self.closeness_guard is None else
+                                 ClosenessGuard(self.closeness_guard).fit(df, self.metadata_))
+        self.closeness_rejection_rate_ = 0.0
 
     def leaf_values(self, column: str) -> dict[int, np.ndarray]:
         """The training values in each leaf of ``column``'s tree: ``{leaf node id: values}``.
@@ -248,6 +273,52 @@ class CARTSynthesizer(Synthesizer):
         raise ValueError(f"column {column!r} is not in the table")
 
     # -- sampling ----------------------------------------------------------------------
+    def sample(
+        self,
+        n: int,
+        conditions: Mapping[str, Any] | None = None,
+        random_state: int | None = None,
+    ) -> pd.DataFrame:
+        """Draw ``n`` rows (see :meth:`Synthesizer.sample`); with a closeness guard, rows too
+        close to a training patient are replaced and ``closeness_rejection_rate_`` is updated."""
+        self._check_fitted()
+        self._guard_tally = [0, 0]  # rows drawn, rows kept by the guard in this call
+        try:
+            return super().sample(n, conditions, random_state)
+        finally:
+            drawn, kept = self._guard_tally
+            self.closeness_rejection_rate_ = 1.0 - kept / drawn if drawn else 0.0
+
+    def _draw_repaired(
+        self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        guard = getattr(self, "closeness_guard_", None)
+        if guard is None:
+            return super()._draw_repaired(n, conditions, rng)
+        # The guard judges rows as they will be shared: repaired (rounding, one-hot fixing) and
+        # with derived columns rebuilt, since either can turn a near copy into an exact one.
+        rules = getattr(self.metadata_, "constraints", [])
+        kept: list[pd.DataFrame] = []
+        n_kept = drawn = 0
+        batch = n
+        while n_kept < n:
+            if drawn >= self.max_rejection_draws * n:
+                raise RuntimeError(
+                    f"closeness_guard={self.closeness_guard}: only {n_kept} of {drawn} rows drawn "
+                    f"were far enough from every training patient (needed {n}); lower "
+                    "closeness_guard, or raise min_samples_leaf so that fewer rows copy a patient"
+                )
+            rows = apply_constraints(super()._draw_repaired(batch, conditions, rng), rules)
+            ok = guard.keep(rows)
+            kept.append(rows[ok])
+            n_kept += int(ok.sum())
+            drawn += batch
+            self._guard_tally[0] += batch
+            self._guard_tally[1] += int(ok.sum())
+            rate = max(float(ok.mean()), 1.0 / self.max_rejection_draws)
+            batch = max(int(np.ceil(1.2 * (n - n_kept) / rate)), 10)
+        return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
+
     def _plan_conditions(
         self, conditions: dict[str, Any] | None
     ) -> tuple[dict[str, float], dict[str, Any]]:
