@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -121,3 +123,29 @@ def test_the_output_says_how_to_add_the_peer_generators_when_they_are_absent(tmp
                  "--only", "IndependentMarginals", "--out", str(out)]) == 0
     assert "pip install -e .[peers]" in capsys.readouterr().out
     assert "pip install -e .[peers]" in json.loads((out / "settings.json").read_text())["peers"]
+
+
+def test_appended_runs_add_seeds_and_replace_a_repeated_run():
+    from course_utils.benchmarks.generators import combine_runs
+
+    old = _fake_runs(seeds=(0,))
+    new = _fake_runs(seeds=(0, 1)).query("generator == 'Slow'").assign(quality=0.5)
+    both = combine_runs(old, new)
+    slow = both[both["generator"] == "Slow"]
+    assert sorted(slow["seed"]) == [0, 0, 1, 1]  # two tables, seeds 0 and 1, each once
+    assert (slow["quality"] == 0.5).all()  # seed 0 of the old run was replaced
+    assert len(both[both["generator"] == "Fast"]) == 2 and "Broken" in set(both["generator"])
+    assert combine_runs(old.iloc[:0], new).equals(new.reset_index(drop=True))
+
+
+def test_append_on_the_command_line_keeps_the_earlier_runs(tmp_path):
+    out = tmp_path / "bench"
+    common = ["benchmark", "generators", "--datasets", "veterans", "--fast", "--only",
+              "IndependentMarginals", "--out", str(out)]
+    assert main([*common, "--seeds", "0"]) == 0
+    assert main([*common, "--seeds", "1", "--append"]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert sorted(runs["seed"]) == [0, 1]
+    assert json.loads((out / "settings.json").read_text())["seeds"] == [0, 1]
+    assert main([*common, "--seeds", "1"]) == 0  # without --append the file starts afresh
+    assert sorted(pd.read_csv(out / "runs.csv")["seed"]) == [1]

@@ -1,7 +1,7 @@
 """Every registered generator on the course's tables: ``python -m course_utils benchmark generators``.
 
 Options: ``--datasets whas500,stroke,veterans --seeds 0,1,2 --out benchmarks/results/generators
-[--fast] [--only NAME,NAME] [--replot]``. The generators and their settings come from the registry
+[--fast] [--only NAME,NAME] [--replot] [--append]``. The generators and their settings come from the registry
 (:func:`course_utils.generators.registry`, ``default_params``; ``--fast`` uses the test
 settings), so a newly registered generator appears here without an edit.
 
@@ -156,6 +156,15 @@ def peers_note() -> str | None:
             "extra (pip install -e .[peers]) and run the same command to add them")
 
 
+def combine_runs(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` runs with ``new`` added; a (dataset, generator, seed) present in both keeps the new run."""
+    keys = ["dataset", "generator", "seed"]
+    if old.empty:
+        return new.reset_index(drop=True)
+    replaced = old.set_index(keys).index.isin(new.set_index(keys).index)
+    return pd.concat([old[~replaced], new], ignore_index=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_utils benchmark generators [options]``."""
     from .generator_plots import replot, write_plots
@@ -169,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results/generators")
     p.add_argument("--replot", action="store_true",
                    help="only redraw the figures from OUT/runs.csv; run no generator")
+    p.add_argument("--append", action="store_true",
+                   help="add these runs to OUT/runs.csv (a run of the same generator, table and "
+                        "seed is replaced) and summarise them all, e.g. to add seeds later")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.replot:
@@ -185,12 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     only = None if args.only is None else [s.strip() for s in args.only.split(",")]
     runs = run_benchmark(datasets, seeds, fast=args.fast or args.quick, only=only)
     out.mkdir(parents=True, exist_ok=True)
+    if args.append and (out / "runs.csv").exists():
+        runs = combine_runs(pd.read_csv(out / "runs.csv"), runs)
     summary = summarise(runs)
     runs.to_csv(out / "runs.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.md").write_text(markdown(summary), encoding="utf-8")
     note = peers_note()
-    (out / "settings.json").write_text(json.dumps({"datasets": datasets, "seeds": seeds,
+    (out / "settings.json").write_text(json.dumps({"datasets": sorted(set(runs["dataset"])),
+                                                   "seeds": sorted(int(x) for x in set(runs["seed"])),
                                                    "fast": bool(args.fast or args.quick),
                                                    "generators": sorted(set(runs["generator"])),
                                                    "peers": note or "included"},
