@@ -58,7 +58,8 @@ _EPS = 1e-6  # keeps normal scores finite at the ends of the empirical CDF
 class Span:
     """One slice ``[start, end)`` of the encoded matrix.
 
-    ``column`` is the table column (or the one-hot group name); ``kind`` is
+    ``column`` is the table column (or the one-hot group name); ``kind`` is how a
+    network treats the slice (not the column's kind, which is the schema's):
     ``numeric``, ``binary``, ``onehot`` or ``missing`` (the indicator of a nullable
     column); ``columns`` lists the table columns the slice encodes; ``levels`` the
     one-hot levels in order (categories, or group members).
@@ -369,21 +370,13 @@ class TabularTransformer:
         """Turn raw model output (torch tensor) into values the decoder understands.
 
         Softmax over each one-hot block, sigmoid for binary and missing indicators,
-        identity for numeric columns. Use it on a decoder's or generator's output.
+        identity for numeric columns (:func:`course_utils.generators.neural.activate`
+        on this layout). Use it on a decoder's or generator's output.
         """
-        import torch
+        from .generators.neural import activate
 
         self._check_fitted()
-        parts = []
-        for span in self.layout_:
-            block = logits[:, span.start : span.end]
-            if span.kind == "onehot":
-                parts.append(torch.softmax(block, dim=1))
-            elif span.kind in ("binary", "missing"):
-                parts.append(torch.sigmoid(block))
-            else:
-                parts.append(block)
-        return torch.cat(parts, dim=1)
+        return activate(logits, self.layout_)
 
     def describe_layout(self) -> pd.DataFrame:
         """The layout as a table: column, kind, start, end, width, levels."""
