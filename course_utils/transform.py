@@ -48,7 +48,7 @@ from .schema import Metadata, infer_metadata, repair_frame, validate
 from .values import TIME_UNITS
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
-NUMBER_KINDS = ("continuous", "integer", "datetime")
+_SCALED_KINDS = ("continuous", "integer", "datetime")  # the schema's kinds that get a scaler
 DATE_UNIT = "day"  # dates become days since 1970 before their scaler
 _DAY_NS = TIME_UNITS[DATE_UNIT]
 _EPS = 1e-6  # keeps normal scores finite at the ends of the empirical CDF
@@ -236,7 +236,7 @@ class TabularTransformer:
         for code in self.encoding_.codes_:
             if code.kind == "binary":
                 code.fill = 0.0  # a missing flag reads 0; its indicator says it is missing
-            elif code.kind in NUMBER_KINDS:
+            elif code.kind in _SCALED_KINDS:
                 values = column_values(df[code.name], code.kind == "datetime", DATE_UNIT)
                 values = values[~np.isnan(values)]
                 if code.kind == "datetime":
