@@ -10,14 +10,17 @@ privacy distance       one-hot/√2    range     0/1       indicator   one-hot
 utility models         one-hot       standard  scaled    last        columns
 SMOTE                  ordinal       standard  scaled    error       ordinal
 CART predictors        ordinal       none      codes     nan         ordinal
+neural generators      one-hot       none*     0/1       indicator   one-hot
 =====================  ============  ========  ========  ==========  ========
 
 (:class:`~course_utils.evaluation.distances.MixedEncoder`,
 :class:`~course_utils.evaluation.utility.TableEncoder`,
-:class:`~course_utils.generators.SMOTESynthesizer` and
-:class:`~course_utils.generators.CARTSynthesizer`. The neural generators'
-:class:`~course_utils.transform.TabularTransformer` adds invertible per-column
-transforms, a layout of spans and activations for networks, on the same column kinds.)
+:class:`~course_utils.generators.SMOTESynthesizer`,
+:class:`~course_utils.generators.CARTSynthesizer` and
+:class:`~course_utils.transform.TabularTransformer`, the encoder of the VAE, GAN and
+MCM generators: it fits this layer with :func:`~course_utils.transform.neural_encoding`
+and adds, *on the unscaled numbers, an invertible scaler per column, the layout of
+spans with their activations, and the exact inverse.)
 
 Column kinds are the schema's (:data:`course_utils.schema.KINDS`); dates become
 numbers through :func:`course_utils.schema.datetime_to_number` (``date_unit``).

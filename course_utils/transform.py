@@ -4,6 +4,12 @@ Models learn from numbers; clinicians read tables. :class:`TabularTransformer` t
 mixed-type DataFrame into a float32 matrix (or a torch tensor) and turns model output
 back into a table with the original columns, dtypes and categories.
 
+It is a configuration of the course's one encoding layer,
+:class:`~course_utils.encoding.TableEncoding` (see :func:`neural_encoding`): that layer
+decides each column's kind, levels, missing-value indicator and date conversion. The
+transformer adds what neural generators need on top: a scaler per numeric column, the
+layout of spans with their activations, and the exact inverse.
+
 Encodings, column by column:
 
 - continuous, integer and datetime columns: one number each, scaled by the chosen
@@ -37,10 +43,14 @@ from scipy import special, stats
 from sklearn.exceptions import NotFittedError
 
 from .config import make_rng
-from .schema import Metadata, datetime_to_number, infer_metadata, repair_frame, validate
+from .encoding import ColumnCode, TableEncoding, column_values
+from .schema import Metadata, infer_metadata, repair_frame, validate
+from .values import TIME_UNITS
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
-_DAY_NS = 86_400 * 10**9
+_SCALED_KINDS = ("continuous", "integer", "datetime")  # the schema's kinds that get a scaler
+DATE_UNIT = "day"  # dates become days since 1970 before their scaler
+_DAY_NS = TIME_UNITS[DATE_UNIT]
 _EPS = 1e-6  # keeps normal scores finite at the ends of the empirical CDF
 
 
@@ -48,7 +58,8 @@ _EPS = 1e-6  # keeps normal scores finite at the ends of the empirical CDF
 class Span:
     """One slice ``[start, end)`` of the encoded matrix.
 
-    ``column`` is the table column (or the one-hot group name); ``kind`` is
+    ``column`` is the table column (or the one-hot group name); ``kind`` is how a
+    network treats the slice (not the column's kind, which is the schema's):
     ``numeric``, ``binary``, ``onehot`` or ``missing`` (the indicator of a nullable
     column); ``columns`` lists the table columns the slice encodes; ``levels`` the
     one-hot levels in order (categories, or group members).
@@ -131,13 +142,59 @@ class _Scaler:
         return special.inv_boxcox(y, self.lambda_) + self.min_ - 1.0
 
 
-def _time_resolution(values: pd.Series) -> int:
+def _time_resolution(dates: pd.Series) -> int:
     """The coarsest of day, hour, minute, second, nanosecond dividing every timestamp."""
-    ns = values.astype("int64").to_numpy()
+    ns = pd.to_datetime(dates.dropna()).astype("int64").to_numpy()
     for step in (_DAY_NS, 3600 * 10**9, 60 * 10**9, 10**9):
         if np.all(ns % step == 0):
             return step
     return 1
+
+
+def neural_encoding() -> TableEncoding:
+    """The :class:`~course_utils.encoding.TableEncoding` under every :class:`TabularTransformer`.
+
+    One-hot categories (the metadata's levels, a missing level last), declared one-hot
+    groups as one block, numbers unscaled (each column's scaler comes after), dates in
+    days, and a 0/1 indicator after each column the metadata declares nullable.
+    """
+    return TableEncoding(categories="onehot", levels="metadata", numbers="none", missing="indicator",
+                         indicate="nullable", groups="onehot", date_unit=DATE_UNIT)
+
+
+def _spans(code: ColumnCode) -> list[Span]:
+    """The spans of one column (or one-hot group) of the encoding, in its coordinates."""
+    if code.kind == "group":
+        members = tuple(code.members)
+        return [Span(code.name, code.start, code.end, "onehot", members, members)]
+    if code.categories is not None:
+        levels = tuple(code.categories) + ((None,) if code.indicator >= 0 else ())
+        return [Span(code.name, code.start, code.end, "onehot", (code.name,), levels)]
+    kind = "binary" if code.kind == "binary" else "numeric"
+    spans = [Span(code.name, code.start, code.start + 1, kind, (code.name,))]
+    if code.indicator >= 0:
+        spans.append(Span(code.name, code.indicator, code.indicator + 1, "missing", (code.name,)))
+    return spans
+
+
+def _encoding_of_layout(tt: TabularTransformer) -> TableEncoding:
+    """The encoding of a transformer saved before it kept one, rebuilt from its layout and fills."""
+    encoding = neural_encoding()
+    encoding.metadata_, encoding.columns_, encoding.codes_ = tt.metadata_, list(tt.columns_), []
+    for span in tt.layout_:
+        if span.kind == "missing":
+            encoding.codes_[-1].has_missing = True
+        elif len(span.columns) > 1:
+            encoding.codes_.append(ColumnCode(span.column, "group", 0, 0, list(span.columns)))
+        elif span.kind == "onehot":
+            encoding.codes_.append(ColumnCode(span.column, "categorical", 0, 0, [span.column],
+                                              has_missing=None in span.levels,
+                                              categories=[v for v in span.levels if v is not None]))
+        else:
+            encoding.codes_.append(ColumnCode(span.column, tt.metadata_[span.column].kind, 0, 0, [span.column],
+                                              fill=tt.__dict__["fill_"][span.column]))
+    encoding._lay_out()
+    return encoding
 
 
 class TabularTransformer:
@@ -150,7 +207,8 @@ class TabularTransformer:
         random_state: seed for ``inverse_transform(..., sample=True)`` when the call
             gives none.
 
-    Fitted attributes: ``metadata_``, ``layout_`` (list of :class:`Span`),
+    Fitted attributes: ``metadata_``, ``encoding_`` (the fitted :func:`neural_encoding`),
+    ``scalers_`` (one per numeric column), ``layout_`` (list of :class:`Span`),
     ``output_dim_``, ``columns_``, ``dtypes_``.
     """
 
@@ -172,44 +230,20 @@ class TabularTransformer:
         self.metadata_ = metadata.copy()
         self.columns_ = metadata.names
         self.dtypes_ = {c: df[c].dtype for c in self.columns_}
+        self.encoding_ = neural_encoding().fit(df, self.metadata_)
         self.scalers_: dict[str, _Scaler] = {}
-        self.fill_: dict[str, float] = {}
         self.resolution_: dict[str, int] = {}
-        layout: list[Span] = []
-        pos = 0
-        done_groups: set[str] = set()
-        for name, spec in metadata.columns.items():
-            if spec.group is not None:
-                if spec.group in done_groups:
-                    continue
-                members = tuple(metadata.one_hot_groups[spec.group])
-                layout.append(Span(spec.group, pos, pos + len(members), "onehot", members, members))
-                pos += len(members)
-                done_groups.add(spec.group)
-                continue
-            col = df[name]
-            if spec.kind == "categorical":
-                levels = tuple(spec.categories or ()) + ((None,) if spec.nullable else ())
-                layout.append(Span(name, pos, pos + len(levels), "onehot", (name,), levels))
-                pos += len(levels)
-                continue
-            if spec.kind == "binary":
-                layout.append(Span(name, pos, pos + 1, "binary", (name,)))
-                self.fill_[name] = 0.0
-            else:
-                values = self._numbers(col, spec.kind).dropna().to_numpy()
-                if spec.kind == "datetime":
-                    self.resolution_[name] = _time_resolution(pd.to_datetime(col.dropna()))
-                method = self._method_for(name)
-                self.scalers_[name] = _Scaler(method).fit(values)
-                self.fill_[name] = float(np.median(values))
-                layout.append(Span(name, pos, pos + 1, "numeric", (name,)))
-            pos += 1
-            if spec.nullable:
-                layout.append(Span(name, pos, pos + 1, "missing", (name,)))
-                pos += 1
-        self.layout_ = layout
-        self.output_dim_ = pos
+        for code in self.encoding_.codes_:
+            if code.kind == "binary":
+                code.fill = 0.0  # a missing flag reads 0; its indicator says it is missing
+            elif code.kind in _SCALED_KINDS:
+                values = column_values(df[code.name], code.kind == "datetime", DATE_UNIT)
+                values = values[~np.isnan(values)]
+                if code.kind == "datetime":
+                    self.resolution_[code.name] = _time_resolution(df[code.name])
+                self.scalers_[code.name] = _Scaler(self._method_for(code.name)).fit(values)
+        self.layout_ = [span for code in self.encoding_.codes_ for span in _spans(code)]
+        self.output_dim_ = self.encoding_.n_features_
         return self
 
     def _method_for(self, name: str) -> str:
@@ -220,15 +254,11 @@ class TabularTransformer:
             return method
         return self.continuous
 
-    @staticmethod
-    def _numbers(col: pd.Series, kind: str) -> pd.Series:
-        if kind == "datetime":
-            return pd.Series(datetime_to_number(col, "day"), index=col.index)
-        return pd.to_numeric(col, errors="raise").astype(float)
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "layout_"):
             raise NotFittedError("this TabularTransformer is not fitted yet; call fit(df) first")
+        if "encoding_" not in self.__dict__:
+            self.encoding_ = _encoding_of_layout(self)
 
     # -- encoding ---------------------------------------------------------------------
     def transform(self, df: pd.DataFrame) -> np.ndarray:
@@ -237,26 +267,11 @@ class TabularTransformer:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
         validate(df, self.metadata_, check_bounds=False)
-        out = np.zeros((len(df), self.output_dim_), dtype=np.float32)
+        out = self.encoding_.transform(df)
         for span in self.layout_:
-            if span.kind == "onehot" and len(span.columns) > 1:  # a declared one-hot group
-                out[:, span.slice] = df[list(span.columns)].to_numpy(dtype=np.float32)
-            elif span.kind == "onehot":
-                col = df[span.column]
-                levels = list(span.levels)
-                codes = np.full(len(df), -1)
-                for j, level in enumerate(levels):
-                    codes[(col.isna() if level is None else (col == level)).to_numpy()] = j
-                out[np.arange(len(df)), span.start + codes] = 1.0
-            elif span.kind == "missing":
-                out[:, span.start] = df[span.column].isna().to_numpy(dtype=np.float32)
-            else:
-                spec = self.metadata_[span.column]
-                x = self._numbers(df[span.column], spec.kind).fillna(self.fill_[span.column]).to_numpy()
-                if span.kind == "numeric":
-                    x = self.scalers_[span.column].transform(x)
-                out[:, span.start] = x
-        return out
+            if span.kind == "numeric":
+                out[:, span.start] = self.scalers_[span.column].transform(out[:, span.start])
+        return out.astype(np.float32)
 
     def fit_transform(self, df: pd.DataFrame, metadata: Metadata | None = None) -> np.ndarray:
         """``fit`` then ``transform``."""
@@ -355,21 +370,13 @@ class TabularTransformer:
         """Turn raw model output (torch tensor) into values the decoder understands.
 
         Softmax over each one-hot block, sigmoid for binary and missing indicators,
-        identity for numeric columns. Use it on a decoder's or generator's output.
+        identity for numeric columns (:func:`course_utils.generators.neural.activate`
+        on this layout). Use it on a decoder's or generator's output.
         """
-        import torch
+        from .generators.neural import activate
 
         self._check_fitted()
-        parts = []
-        for span in self.layout_:
-            block = logits[:, span.start : span.end]
-            if span.kind == "onehot":
-                parts.append(torch.softmax(block, dim=1))
-            elif span.kind in ("binary", "missing"):
-                parts.append(torch.sigmoid(block))
-            else:
-                parts.append(block)
-        return torch.cat(parts, dim=1)
+        return activate(logits, self.layout_)
 
     def describe_layout(self) -> pd.DataFrame:
         """The layout as a table: column, kind, start, end, width, levels."""

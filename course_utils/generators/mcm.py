@@ -46,6 +46,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from ..transform import TabularTransformer
 from .base import Synthesizer
 from .mcm_network import (
     LOG_VAR_RANGE,
@@ -144,8 +145,6 @@ class MCMSynthesizer(Synthesizer):
         return methods
 
     def _fit(self, df: pd.DataFrame) -> None:
-        from ..transform import TabularTransformer
-
         self._check_params()
         start = time.perf_counter()
         self.transformer_ = TabularTransformer(continuous=self._scaling(df)).fit(df, self.metadata_)

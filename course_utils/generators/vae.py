@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..transform import TabularTransformer
 from .base import Synthesizer
 from .neural import (
     EarlyStopping,
@@ -268,10 +269,6 @@ class VAESynthesizer(Synthesizer):
 
     # -- fitting ----------------------------------------------------------------------
     def _fit(self, df: pd.DataFrame) -> None:
-        # imported here: transform imports generators.base, so a module-level import
-        # would be circular whenever transform is imported before the generators
-        from ..transform import TabularTransformer
-
         self._check_params()
         start = time.perf_counter()
         self.transformer_ = TabularTransformer(continuous=self.continuous).fit(df, self.metadata_)
