@@ -111,7 +111,7 @@ def test_unsupported_values_are_wrong_answers_with_a_message():
     assert isinstance(inner, Unsupported) and "nested deeper" in inner.reason
     result = run_check("01.whas_unique", object())
     assert result.status == "failed" and "cannot read back" in result.message
-    nested = run_check("01.roundtrip", (object(), 1))
+    nested = run_check("01.holdout_roundtrip", (object(), 1))
     assert nested.status == "failed" and "holds (at [0]) a value of type object" in nested.message
 
 
@@ -184,7 +184,7 @@ def test_points_are_clipped_to_the_registry_and_unknown_ids_refused():
     from course_utils.checks import clip_results
 
     inflated = [{"id": "01.whas_unique", "passed": True, "points": 1000, "status": "passed"},
-                {"id": "01.roundtrip", "passed": True, "points": -5, "status": "passed"},
+                {"id": "01.holdout_roundtrip", "passed": True, "points": -5, "status": "passed"},
                 {"id": "01.stroke_unique", "passed": True, "points": 1, "status": "failed"}]
     clipped = clip_results("01", inflated)
     assert [r["points"] for r in clipped] == [1.0, 0.0, 0.0]

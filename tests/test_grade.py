@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow  # runs notebooks in fresh kernels
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "01_clinical_tables.ipynb"
 EXERCISE = REPO / "exercises" / "01_clinical_tables.ipynb"
-ALL = ["01.stroke_metadata", "01.roundtrip", "01.roundtrip_dtypes", "01.whas_unique",
+ALL = ["01.stroke_metadata", "01.holdout_roundtrip", "01.holdout_roundtrip_why", "01.whas_unique",
        "01.stroke_unique"]
 
 
@@ -71,7 +71,7 @@ def _submissions(folder: Path) -> list[Path]:
     _cell(erin, "ex4-answer").source = (
         "counts = stroke.value_counts(['Age', 'Male'])\n"
         "stroke_unique_share = (counts == 1).sum() / len(stroke)")
-    save("erin", _add_code(erin, "del stroke_meta, roundtrip"))
+    save("erin", _add_code(erin, "del stroke_meta, changed, outside_range"))
     save("frank", _add_code(_read(SOLUTION), "import os\nos._exit(1)", after="ex1-check"))
     return paths
 
@@ -98,8 +98,8 @@ EXPECTED = {
     "bob": {c: "not answered" for c in ALL},
     "carol": {c: "invalid notebook" for c in ALL},
     "dave": {**{c: "passed" for c in ALL}, "01.whas_unique": "not answered"},
-    "erin": {"01.stroke_metadata": "missing", "01.roundtrip": "missing",
-             "01.roundtrip_dtypes": "missing", "01.whas_unique": "passed",
+    "erin": {"01.stroke_metadata": "missing", "01.holdout_roundtrip": "missing",
+             "01.holdout_roundtrip_why": "missing", "01.whas_unique": "passed",
              "01.stroke_unique": "failed"},
     "frank": {c: STATUS_DEAD for c in ALL},
 }
@@ -126,7 +126,7 @@ def test_each_submission_grades_as_expected(batch, student):
 
 def test_messages_say_what_happened(batch):
     rows = batch["rows"]
-    assert "not valid JSON" in _table(rows, "carol")["01.roundtrip"]["message"]
+    assert "not valid JSON" in _table(rows, "carol")["01.holdout_roundtrip"]["message"]
     assert "kernel died" in _table(rows, "frank")["01.whas_unique"]["message"]
     assert "`stroke_meta` is not defined" in _table(rows, "erin")["01.stroke_metadata"]["message"]
     assert "hospital is missing" in _table(rows, "erin")["01.stroke_unique"]["message"]

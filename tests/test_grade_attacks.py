@@ -41,7 +41,7 @@ CELL_TIMEOUT = 10
 
 FULL = [{"id": c, "passed": True, "message": "correct", "points": 1000.0, "max_points": 1.0,
          "hint": "", "status": "passed"}
-        for c in ("01.stroke_metadata", "01.roundtrip", "01.roundtrip_dtypes", "01.whas_unique",
+        for c in ("01.stroke_metadata", "01.holdout_roundtrip", "01.holdout_roundtrip_why", "01.whas_unique",
                   "01.stroke_unique")]
 
 ATTACKS = {
@@ -55,7 +55,7 @@ import course_utils.checks as C
 C.load_lesson('01')
 for spec in C.REGISTRY.values():
     spec.func = lambda *a, **k: None
-stroke_meta, roundtrip, whas_unique_share, stroke_unique_share = 'x', ('x', 'y'), 0.0, 0.0
+stroke_meta, changed, outside_range, whas_unique_share, stroke_unique_share = 'x', 'x', 'x', 0.0, 0.0
 """,
     "tamper_helpers": """
 import course_utils.checks.lesson01 as L
@@ -68,7 +68,7 @@ whas_unique_share = stroke_unique_share = 0.0
 import course_utils.checks as C
 from course_utils.checks.exchange import Raised
 C.export_answer = lambda spec, obj, inputs=None: Raised('passed', 'correct')
-stroke_meta = roundtrip = whas_unique_share = stroke_unique_share = 1
+stroke_meta = changed = outside_range = whas_unique_share = stroke_unique_share = 1
 """,
     # forged result channels
     "fake_stdout": f"""
@@ -269,10 +269,10 @@ def test_each_attack_scores_what_a_blank_notebook_scores(batch, attack):
 
 def test_statuses_say_what_happened(batch):
     by = {(r["student"], r["check_id"]): r for r in batch["rows"]}
-    stuck = by[("hostile_ignores_interrupt", "01.roundtrip")]
+    stuck = by[("hostile_ignores_interrupt", "01.holdout_roundtrip")]
     assert stuck["status"] == "timeout"
     assert f"ran longer than {CELL_TIMEOUT} s and did not stop when interrupted" in stuck["message"]
-    assert by[("hostile_forked_daemon", "01.roundtrip")]["status"] == "not answered"
+    assert by[("hostile_forked_daemon", "01.holdout_roundtrip")]["status"] == "not answered"
 
 
 def test_the_course_files_keep_their_hashes(batch):

@@ -1,4 +1,4 @@
-"""Exercise checks: ``check("01.roundtrip", obj)`` shows a ✅ or ❌ with a hint.
+"""Exercise checks: ``check("01.holdout_roundtrip", obj)`` shows a ✅ or ❌ with a hint.
 
 Each lesson has a module ``course_utils/checks/lessonNN.py`` whose functions are
 registered by id with :func:`register`. A check function receives the learner's

@@ -16,6 +16,8 @@ import pandas as pd
 from . import CheckFailed, register
 
 _TOL = 1e-6
+_ROUNDTRIP_TOL = 1e-4
+"""Continuous values that differ by less come back (float32 keeps about 7 digits)."""
 
 
 @lru_cache(maxsize=1)
@@ -30,15 +32,6 @@ def _stroke() -> pd.DataFrame:
     from ..data import load_stroke
 
     return load_stroke()
-
-
-@lru_cache(maxsize=1)
-def _whas_output_dim() -> int:
-    from ..data import load_whas500
-    from ..transform import TabularTransformer
-
-    df, meta = load_whas500(return_metadata=True)
-    return int(TabularTransformer().fit(df, meta).output_dim_)
 
 
 def _unique_share(df: pd.DataFrame) -> float:
@@ -126,101 +119,136 @@ def stroke_metadata(obj: Any) -> None:
             raise CheckFailed(f"expected column {name!r} to be {kind}, found {obj[name].kind}")
 
 
-def _check_pair(obj: Any) -> tuple[np.ndarray, pd.DataFrame]:
-    if not isinstance(obj, tuple | list) or len(obj) != 2:
+def _as_counts(obj: Any, what: str) -> dict[str, int]:
+    """The learner's ``{column: number of patients}``, without zero entries, or a CheckFailed."""
+    if isinstance(obj, pd.Series):
+        obj = obj.to_dict()
+    if not isinstance(obj, dict):
         raise CheckFailed(
-            f"expected a pair (X, back): the matrix and the table rebuilt from it; found a "
-            f"{type(obj).__name__}" + (f" of length {len(obj)}" if isinstance(obj, tuple | list) else "")
+            f"expected a dict {{column name: number of holdout patients}} for {what}, found a "
+            f"{type(obj).__name__}"
+            + (": give the number of patients for each column, not only the names"
+               if isinstance(obj, list | tuple | set) else "")
         )
-    X, back = obj
-    if not isinstance(X, np.ndarray):
-        raise CheckFailed(
-            f"expected X to be a NumPy array (what .transform returns), found a {type(X).__name__}"
-        )
-    if not isinstance(back, pd.DataFrame):
-        raise CheckFailed(
-            f"expected back to be a DataFrame (what .inverse_transform returns), found a "
-            f"{type(back).__name__}"
-        )
-    return X, back
+    counts = {}
+    for col, n in obj.items():
+        if not isinstance(col, str) or col not in _whas().columns:
+            raise CheckFailed(f"expected WHAS500 column names as keys, found {col!r}")
+        if isinstance(n, bool | np.bool_) or not isinstance(n, Real | np.number) or n != int(n) or n < 0:
+            raise CheckFailed(f"expected a whole number of patients for {col!r}, found {n!r}")
+        if n:
+            counts[col] = int(n)
+    return counts
 
 
-@register(
-    "01.roundtrip",
-    target="roundtrip",
-    points=1,
-    hint="Revisit the reversible transformation in lesson 01: fit one TabularTransformer on "
-    "WHAS500 with its metadata, encode the table, decode the matrix with the same "
-    "transformer. Categorical columns become one-hot blocks, so X is wider than the table.",
-)
-def roundtrip(obj: Any) -> None:
-    """(X, back): WHAS500 encoded as a float32 matrix, and decoded back to the same table."""
-    X, back = _check_pair(obj)
-    whas = _whas()
-    dim = _whas_output_dim()
-    if X.dtype != np.float32:
-        raise CheckFailed(
-            f"expected X with dtype float32 (the transformer's output), found {X.dtype}: "
-            "did you take the table's values instead of transforming them?"
-        )
-    if X.shape != (len(whas), dim):
-        raise CheckFailed(
-            f"expected X of shape ({len(whas)}, {dim}): one row per patient and one column per "
-            f"number the transformer makes (categoricals are one-hot); found {X.shape}"
-        )
-    if not np.isfinite(X).all():
-        raise CheckFailed("expected only finite numbers in X, found NaN or infinity")
-    if list(back.columns) != list(whas.columns) or len(back) != len(whas):
-        raise CheckFailed(
-            f"expected back to have WHAS500's {len(whas)} rows and columns {list(whas.columns)[:4]}..., "
-            f"found {len(back)} rows and columns {list(back.columns)[:4]}..."
-        )
-    for col in whas.columns:
-        orig, got = whas[col], back[col].reset_index(drop=True)
-        if isinstance(orig.dtype, pd.CategoricalDtype):
-            same = orig.astype(object).to_numpy() == got.astype(object).to_numpy()
+def _describe(counts: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{c!r}: {n}" for c, n in sorted(counts.items())) + "}" if counts else "{}"
+
+
+@lru_cache(maxsize=1)
+def holdout_changes() -> dict[str, int]:
+    """Per column, the holdout patients whose value a train-fitted transformer does not give back.
+
+    Continuous columns count as changed beyond ``_ROUNDTRIP_TOL`` (float32 keeps about 7
+    digits); every other column must come back exactly.
+    """
+    from ..transform import TabularTransformer
+    from . import whas500_split
+
+    train, holdout, meta = whas500_split()
+    transformer = TabularTransformer().fit(train, meta)
+    back = transformer.inverse_transform(transformer.transform(holdout))
+    changes = {}
+    for col in holdout.columns:
+        orig, got = holdout[col].reset_index(drop=True), back[col].reset_index(drop=True)
+        if meta[col].kind == "continuous":
+            same = np.isclose(got.to_numpy(float), orig.to_numpy(float), rtol=0, atol=_ROUNDTRIP_TOL)
         else:
-            try:
-                values = got.to_numpy(dtype=float)
-            except (TypeError, ValueError):
-                raise CheckFailed(
-                    f"expected numbers in column {col!r} of back, found {got.dtype}"
-                ) from None
-            same = np.isclose(values, orig.to_numpy(dtype=float), rtol=_TOL, atol=_TOL)
-        if not np.all(same):
-            n_bad = int(np.size(same) - np.count_nonzero(same))
-            raise CheckFailed(
-                f"expected back to equal the original table, found {n_bad} different value(s) in "
-                f"column {col!r}: decode with the same fitted transformer, from X unchanged"
-            )
+            same = orig.astype(object).to_numpy() == got.astype(object).to_numpy()
+        if (~same).sum():
+            changes[col] = int((~same).sum())
+    return changes
+
+
+@lru_cache(maxsize=1)
+def outside_training_range() -> dict[str, int]:
+    """Per numeric column, the holdout values below the training minimum or above its maximum."""
+    from . import whas500_split
+
+    train, holdout, meta = whas500_split()
+    out = {}
+    for col in holdout.columns:
+        if meta[col].kind in ("integer", "continuous"):
+            n = int(((holdout[col] < train[col].min()) | (holdout[col] > train[col].max())).sum())
+            if n:
+                out[col] = n
+    return out
 
 
 @register(
-    "01.roundtrip_dtypes",
-    target="roundtrip",
+    "01.holdout_roundtrip",
+    target="changed",
+    points=1,
+    hint="Revisit the reversible transformation in lesson 01: it is exact on the table it was "
+    "fitted on. Fit on train, transform the holdout, decode, and compare column by column "
+    "(continuous columns allow float32 rounding, about 1e-4). Which holdout values lie where "
+    "the transformer never saw a training value?",
+)
+def holdout_roundtrip(obj: Any) -> None:
+    """``changed``: per column, the holdout patients a train-fitted transformer changes."""
+    counts = _as_counts(obj, "the changed values")
+    right = holdout_changes()
+    if counts == right:
+        return
+    if not counts:
+        raise CheckFailed(
+            "found no changed value: that is what the training table's own round trip gives (or "
+            "another scaler's). Use TabularTransformer() as in the lesson (quantile scaling), fitted "
+            "on train, and compare on the holdout: patients the transformer never saw"
+        )
+    if set(counts) == set(right):
+        bad = [c for c in right if counts[c] != right[c]]
+        raise CheckFailed(
+            f"the columns are right but the counts are not (column {bad[0]!r}: found "
+            f"{counts[bad[0]]}): count patients, and let continuous columns differ by float32 "
+            "rounding (about 1e-4) without counting them"
+        )
+    extra = sorted(set(counts) - set(right))
+    if extra:
+        raise CheckFailed(
+            f"found changes in {extra}, but every holdout value of these columns comes back: a "
+            "value the training table lacks is not lost by itself (integers are rounded, "
+            "numbers between training values are interpolated)"
+        )
+    raise CheckFailed(
+        f"found {_describe(counts)}: some columns with changed values are missing; compare every "
+        "column, not only the continuous ones"
+    )
+
+
+@register(
+    "01.holdout_roundtrip_why",
+    target="outside_range",
     points=1,
     hidden=True,
-    hint="Revisit the reversible transformation in lesson 01: inverse_transform restores each column's "
-    "type (integers stay integers, categoricals keep their categories).",
+    hint="Revisit the reversible transformation in lesson 01: count, per numeric column, the "
+    "holdout values below the training minimum or above the training maximum.",
 )
-def roundtrip_dtypes(obj: Any) -> None:
-    """Grader-only: the rebuilt table also has WHAS500's column types."""
-    _, back = _check_pair(obj)
-    whas = _whas()
-    for col in whas.columns:
-        if col not in back.columns:
-            raise CheckFailed(f"expected column {col!r} in back, found it missing")
-        want, got = whas[col].dtype, back[col].dtype
-        if isinstance(want, pd.CategoricalDtype):
-            if not isinstance(got, pd.CategoricalDtype) or list(got.categories) != list(want.categories):
-                raise CheckFailed(
-                    f"expected column {col!r} to be categorical with categories "
-                    f"{list(want.categories)}, found {got}"
-                )
-        elif pd.api.types.is_integer_dtype(want) and not pd.api.types.is_integer_dtype(got):
-            raise CheckFailed(f"expected column {col!r} to hold integers, found {got}")
-        elif pd.api.types.is_float_dtype(want) and not pd.api.types.is_float_dtype(got):
-            raise CheckFailed(f"expected column {col!r} to hold decimals, found {got}")
+def holdout_roundtrip_why(obj: Any) -> None:
+    """Grader-only: ``outside_range``, the holdout values outside the training range, per column."""
+    counts = _as_counts(obj, "the values outside the training range")
+    right = outside_training_range()
+    if counts == right:
+        return
+    if not counts:
+        raise CheckFailed(
+            "found no value outside the range: compare the holdout with the TRAINING table's "
+            "minimum and maximum (the whole table's range contains the holdout by definition)"
+        )
+    raise CheckFailed(
+        f"found {_describe(counts)}: count, per numeric column, the holdout values below the "
+        "training minimum plus those above the training maximum"
+    )
 
 
 @register(

@@ -199,41 +199,76 @@ def closeness(observed: list[Any], inputs: dict[str, Any]) -> None:
                               "removed rows kept); check how distances are attached to rows")
 
 
-# -- 5. split first, then synthesise ---------------------------------------------------------
-@register("02.split_first", target="synthetic_train", points=2,
-          hint="Fit SMOTE on `train` only: the holdout must stay unseen by the generator.")
-def split_first(obj: Any) -> None:
-    """``synthetic_train``: repaired SMOTE rows made from train only (the holdout stays unseen)."""
+# -- 5. what synthesising before the split reports --------------------------------------------
+LEAK_TOL = 0.003
+"""ROC AUCs within this of the reference pass; the nearest wrong pipeline is 0.005 away."""
+
+
+def _auc(fit: pd.DataFrame, test: pd.DataFrame) -> float:
+    from sklearn.metrics import roc_auc_score
+
     from ..data import STROKE_TARGET
-    from ..evaluation.closeness import nearest_real_distance
-    from ..schema import validate
+
+    model = make_model().fit(fit.drop(columns=STROKE_TARGET), fit[STROKE_TARGET])
+    return float(roc_auc_score(test[STROKE_TARGET], model.predict_proba(test.drop(columns=STROKE_TARGET))[:, 1]))
+
+
+@lru_cache(maxsize=1)
+def leak_pipelines() -> dict[str, float]:
+    """ROC AUC of the leaky pipeline, the honest one, and the wrong turns a learner may take."""
+    from ..data import STROKE_TARGET, load_stroke, train_holdout_split
+    from ..generators.smote import SMOTESynthesizer
 
     train, holdout, meta = exercise_split()
-    if not isinstance(obj, pd.DataFrame):
-        raise CheckFailed(f"expected a DataFrame of synthetic rows, found {type(obj).__name__}")
-    if list(obj.columns) != list(train.columns):
-        raise CheckFailed("the synthetic rows should have the training table's columns, in order")
-    if len(obj) != len(train):
-        raise CheckFailed(f"expected {len(train)} synthetic rows (as many as train), found {len(obj)}")
-    try:
-        validate(obj, meta)
-    except ValueError as exc:
-        raise CheckFailed(f"the rows are not repaired: {exc}") from None
-    want = train[STROKE_TARGET].value_counts().sort_index()
-    got = obj[STROKE_TARGET].value_counts().reindex(want.index, fill_value=0)
-    if (abs(got - want) > 2).any():
-        raise CheckFailed(f"class counts {got.to_dict()} should match train's {want.to_dict()}")
-    copies = float((nearest_real_distance(train, obj) == 0).mean())
-    if copies > 0.5:
-        raise CheckFailed(f"{copies:.0%} of the rows are copies of training rows: synthesise, don't copy")
-    # Rows made from the holdout sit as close to it as to the training rows.
-    d_hold = nearest_real_distance(obj, holdout).median()
-    d_train = nearest_real_distance(obj, train).median()
-    if d_hold < 2 * d_train:
-        raise CheckFailed(
-            f"holdout patients lie as close to the synthetic rows (median {d_hold:.2f}) as training "
-            f"patients do ({d_train:.2f}): the generator saw the holdout (SMOTE before the split)"
-        )
+    df = load_stroke()
+
+    def smote(table: pd.DataFrame) -> pd.DataFrame:
+        gen = SMOTESynthesizer(target=STROKE_TARGET, mode="replace", random_state=SEED).fit(table, meta)
+        return gen.sample(len(table))
+
+    everyone, honest = smote(df), smote(train)
+    fit, test = train_holdout_split(everyone, test_size=TEST_SIZE, stratify=STROKE_TARGET, random_state=SEED)
+    fit_h, test_h = train_holdout_split(honest, test_size=TEST_SIZE, stratify=STROKE_TARGET, random_state=SEED)
+    return {"leaky": _auc(fit, test), "honest": _auc(honest, holdout),
+            "leaky on the real holdout": _auc(everyone, holdout),
+            "honest on synthetic test rows": _auc(fit_h, test_h),
+            "real-trained": _auc(train, holdout)}
+
+
+@register("02.leak", target="leak", points=2,
+          hint="'leaky': SMOTE on df, split the synthetic rows, train on one part and score on the "
+               "other. 'honest': SMOTE on train only, train on those rows, score on the real holdout.")
+def leak(obj: Any) -> None:
+    """``leak``: ROC AUC reported by the synthesise-then-split pipeline and by the honest one."""
+    if isinstance(obj, pd.Series):
+        obj = obj.to_dict()
+    if not isinstance(obj, dict) or set(obj) != {"leaky", "honest"}:
+        raise CheckFailed(f"expected a dict with the keys 'leaky' and 'honest', found {obj!r}"[:300])
+    found = {}
+    for key, value in obj.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not 0 <= value <= 1:
+            raise CheckFailed(f"{key!r}: expected a ROC AUC between 0 and 1, found {value!r}")
+        found[key] = float(value)
+    ref = leak_pipelines()
+    if found["leaky"] < found["honest"] - LEAK_TOL and abs(found["leaky"] - ref["honest"]) <= LEAK_TOL:
+        raise CheckFailed("the two numbers look swapped: the leaky pipeline reports the higher AUC")
+    for key in ("leaky", "honest"):
+        if abs(found[key] - ref[key]) <= LEAK_TOL:
+            continue
+        near = min(ref, key=lambda name: abs(ref[name] - found[key]))
+        if near != key and abs(ref[near] - found[key]) <= LEAK_TOL:
+            raise CheckFailed(f"{key!r} = {found[key]:.3f} is the AUC of another pipeline ({near}), "
+                              f"not the {key} one: {_LEAK_STEPS[key]}")
+        raise CheckFailed(f"{key!r} = {found[key]:.3f}, expected about {ref[key]:.3f}: {_LEAK_STEPS[key]}")
+
+
+_LEAK_STEPS = {
+    "leaky": "SMOTE (mode='replace', random_state=SEED) on df, sample len(df) rows, split them with "
+             "train_holdout_split(..., test_size=0.25, stratify=STROKE_TARGET, random_state=SEED), "
+             "fit make_model() on the first part and score the second, synthetic, part",
+    "honest": "SMOTE on train only, sample len(train) rows, fit make_model() on them and score the "
+              "real holdout",
+}
 
 
 # -- 6. real-trained vs synthetic-trained on the same holdout --------------------------------

@@ -26,10 +26,6 @@ PMSE_RTOL = 0.02
 AUC_TOL = 0.002
 """Absolute tolerance for the AUCs of the TSTR exercise (rank statistics of a logistic fit)."""
 
-COPIER = "C"
-"""The copying generator in the table of exercise 5 (see :func:`copier_table`)."""
-
-
 exercise_split = whas500_split
 """The exercise's train and holdout parts of WHAS500, and its metadata."""
 
@@ -42,29 +38,6 @@ def exercise_synthetic(n: int | None = None) -> pd.DataFrame:
     train, _, meta = exercise_split()
     gen = GaussianCopula(random_state=SEED, verbose=False).fit(train, meta)
     return gen.sample(len(train) if n is None else n)
-
-
-def copier_table() -> pd.DataFrame:
-    """The score table of exercise 5: four anonymous generators and the real holdout.
-
-    Means over four seeds on WHAS500: fidelity, detection and DCR on tables of 150 rows
-    (the holdout's size) against the 350 training patients, TSTR with a logistic model
-    trained on 350 synthetic rows and scored on the holdout: A = Gaussian copula, B = independent marginals, C = sequential
-    CART with one patient per leaf, D = sequential CART with ten patients per leaf.
-    The DCR share (lesson 04) is size-adjusted: 0.5 = no closer to training patients
-    than new patients are.
-    """
-    return pd.DataFrame(
-        {
-            "quality_score": [0.938, 0.922, 0.939, 0.939, 0.934],
-            "detection_auc_gbm": [0.50, 0.66, 0.52, 0.42, 0.48],
-            "tstr_auc": [0.909, 0.475, 0.911, 0.931, 0.919],
-            "dcr_share_closer_to_train": [0.48, 0.55, 1.00, 0.58, 0.50],
-        },
-        index=pd.Index(["A", "B", "C", "D", "holdout (reference)"], name="generator"),
-    )
-
-
 
 
 # -- 1. the KS complement of age ------------------------------------------------------------------
@@ -207,26 +180,90 @@ def tstr_gap(obj: Any) -> None:
         raise CheckFailed(f"the gap should be TSTR - TRTR = {gap:+.3f}, found {got['gap']:+.3f}")
 
 
-# -- 5. which generator is copying? ---------------------------------------------------------------
-@register("03.copier", target="copier", points=1,
-          hint="A copy of the training patients looks perfect on quality, detection and TSTR; which "
-               "column can it not fake?")
-def copier(obj: Any) -> None:
-    """The letter of the generator that copies training patients in :func:`copier_table`."""
-    if not isinstance(obj, str):
-        raise CheckFailed(f"answer with one letter as a string (e.g. 'A'), found {type(obj).__name__}")
-    answer = obj.strip().upper()
-    if answer == COPIER:
+# -- 5. a generator that games the fidelity scores -----------------------------------------------
+SHUFFLE_ROWS = 300
+GAMED_METRICS = ("ks_complement", "tv_complement", "pmse", "tstr_auc")
+CAUGHT_BY = {"tstr_auc"}
+"""Of ``GAMED_METRICS``, those on which a column-shuffled table scores worse than real data does."""
+
+
+def _shuffle_inputs(seed: int | None) -> dict[str, Any]:
+    """A table with two strongly related numbers and a category (trusted), and two seeds."""
+    rng = np.random.default_rng(3 if seed is None else seed)
+    x = rng.normal(size=SHUFFLE_ROWS)
+    table = pd.DataFrame({
+        "sysbp": np.round(130 + 20 * x).astype(int),
+        "diasbp": np.round(80 + 12 * x + rng.normal(0, 3, SHUFFLE_ROWS)).astype(int),
+        "risk": pd.Categorical(np.where(x > 0.5, "high", "low"), categories=["high", "low"]),
+    }, index=pd.RangeIndex(100, 100 + SHUFFLE_ROWS))
+    return {"table": table, "seeds": [int(v) for v in rng.integers(0, 2**31 - 1, size=2)]}
+
+
+def _shuffle_export(func: Any, inputs: dict[str, Any]) -> list[Any]:
+    """Runs in the learner's kernel: seed 1, seed 1 again, seed 2."""
+    from . import require_callable
+
+    require_callable(func, "shuffle_columns")
+    a, b = inputs["seeds"]
+    return [func(inputs["table"].copy(), seed) for seed in (a, a, b)]
+
+
+@register("03.shuffle_columns", target="shuffle_columns", points=2, inputs=_shuffle_inputs,
+          export=_shuffle_export,
+          hint="Permute each column on its own, with its own permutation from one "
+               "np.random.default_rng(random_state): every value stays in its column, no row stays whole.")
+def shuffle_columns(outputs: list[Any], inputs: dict[str, Any]) -> None:
+    """``shuffle_columns(table, random_state)``: each column permuted independently, seeded."""
+    table = inputs["table"]
+    first, again, other = outputs
+    for out in outputs:
+        if not isinstance(out, pd.DataFrame):
+            raise CheckFailed(f"expected a DataFrame, found {type(out).__name__}")
+        if list(out.columns) != list(table.columns) or len(out) != len(table):
+            raise CheckFailed(f"expected the table's {len(table)} rows and columns {list(table.columns)}, "
+                              f"found {len(out)} rows and columns {list(out.columns)}")
+        for col in table.columns:
+            if out[col].dtype != table[col].dtype:
+                raise CheckFailed(f"column {col!r} should keep its dtype {table[col].dtype}, found {out[col].dtype}")
+            if sorted(out[col].astype(str)) != sorted(table[col].astype(str)):
+                raise CheckFailed(f"column {col!r} should hold exactly the table's values, each once, in "
+                                  "another order (a permutation, not a draw with replacement)")
+    for col in table.columns:
+        kept = float(np.mean(first[col].astype(str).to_numpy() == table[col].astype(str).to_numpy()))
+        if col != "risk" and kept > 0.5:
+            raise CheckFailed(f"column {col!r} is still in its original order ({kept:.0%} of its values "
+                              "in place): shuffle every column")
+    r = float(np.corrcoef(first["sysbp"], first["diasbp"])[0, 1])
+    if abs(r) > 0.4:
+        raise CheckFailed(f"systolic and diastolic pressure still correlate (r = {r:.2f}, {np.corrcoef(table['sysbp'], table['diasbp'])[0, 1]:.2f} "
+                          "in the table): the rows were moved whole; give each column its own permutation")
+    if not all(first[c].astype(str).tolist() == again[c].astype(str).tolist() for c in table.columns):
+        raise CheckFailed("the same random_state gave two different tables: draw with "
+                          "np.random.default_rng(random_state)")
+    if all(first[c].astype(str).tolist() == other[c].astype(str).tolist() for c in table.columns):
+        raise CheckFailed("two different random_state values gave the same table: use random_state")
+
+
+@register("03.caught_by", target="caught_by", points=1,
+          hint="Score the shuffled table as in exercises 1-4 and compare with the reference (the holdout's "
+               "scores, the real-trained AUC): a metric catches the shuffle when the shuffled table does worse.")
+def caught_by(obj: Any) -> None:
+    """``caught_by``: the metrics of exercises 1-4 on which the column-shuffled table does worse than real data."""
+    if isinstance(obj, str):
+        obj = [obj]
+    if not isinstance(obj, list | tuple | set):
+        raise CheckFailed(f"expected a set of metric names from {list(GAMED_METRICS)}, found {type(obj).__name__}")
+    names = set(obj)
+    unknown = sorted(str(n) for n in names - set(GAMED_METRICS))
+    if unknown:
+        raise CheckFailed(f"unknown metric name(s) {unknown}: use names from {list(GAMED_METRICS)}")
+    if names == CAUGHT_BY:
         return
-    table = copier_table()
-    if answer not in table.index:
-        raise CheckFailed(f"answer with one of the letters {list(table.index[:-1])}, found {obj!r}")
-    if answer == "B":
-        raise CheckFailed(
-            f"B is easy to tell from real data (detection AUC {table.loc['B', 'detection_auc_gbm']:.2f}) and "
-            "useless for prediction: a poor generator, but its rows are not copies"
-        )
-    raise CheckFailed(
-        f"{answer} has a DCR share of {table.loc[answer, 'dcr_share_closer_to_train']:.2f}, near the 0.5 of new "
-        "patients; look for the generator whose rows sit nearer the training patients than new patients do"
-    )
+    if names & {"ks_complement", "tv_complement"}:
+        raise CheckFailed("the shuffled table holds exactly the training values of each column: its KS and "
+                          "TV complements are 1, as good as a score can be")
+    if "pmse" in names:
+        raise CheckFailed("the pMSE's logistic model has main effects only: with identical columns it cannot "
+                          "tell the tables apart (pMSE 0, better than the holdout's), so it does not catch it")
+    raise CheckFailed("one of the four metrics does look at the relations between columns: which one "
+                      "scores worse for the shuffled table than for the holdout?")

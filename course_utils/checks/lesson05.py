@@ -40,37 +40,88 @@ def dcr_share(leaf_size: int, seeds: tuple[int, ...] = DCR_SEEDS) -> float:
     return float(np.mean(shares))
 
 
-# -- 1. a visit order that starts with the outcome ------------------------------------------------
-def _generator_facts(gen: Any) -> dict[str, Any]:
-    """What ``05.visit_order`` needs to know about the learner's generator, as plain values."""
-    from ..generators import CARTSynthesizer
-
-    fitted = hasattr(gen, "visit_sequence_")
-    return {"type": type(gen).__name__, "is_cart": isinstance(gen, CARTSynthesizer), "fitted": fitted,
-            "n_train": int(gen.n_train_) if fitted else None,
-            "visit_sequence": [str(c) for c in gen.visit_sequence_] if fitted else None}
+# -- 1. which conditions the visit order makes exact ---------------------------------------------
+PLAN_CASES = 15
 
 
-@register("05.visit_order", target="cart_ordered", points=1, export=_generator_facts,
-          hint="Pass visit_sequence (listed columns come first, the rest follow) and fit on train only.")
-def visit_order(facts: dict[str, Any]) -> None:
-    """A CARTSynthesizer fitted on the training split whose visit order starts fstat, lenfol."""
-    if not facts["is_cart"]:
-        raise CheckFailed(f"expected a CARTSynthesizer, found {facts['type']}")
-    if not facts["fitted"]:
-        raise CheckFailed("the generator is not fitted yet: call .fit(train, meta)")
-    train, _, _ = exercise_split()
-    n_train = facts["n_train"]
-    if n_train != len(train):
-        raise CheckFailed(
-            f"fit on the training split ({len(train)} rows); this generator saw {n_train} rows"
-            + (": the holdout must stay unseen" if n_train > len(train) else "")
-        )
-    order = list(facts["visit_sequence"])
-    if order[:2] != ["fstat", "lenfol"]:
-        raise CheckFailed(f"the visit order should start with ['fstat', 'lenfol'], it starts with {order[:2]}")
-    if sorted(order) != sorted(train.columns):
-        raise CheckFailed("every column of WHAS500 should be in the visit order")
+def reference_plan(visit_sequence: list[str], kinds: dict[str, str], conditions: list[str]) -> dict[str, set[str]]:
+    """How sequential CART meets ``conditions``: fixed, by rejection, or refused (as CARTSynthesizer).
+
+    The conditioned columns that form a leading run of the visit order are fixed; a later
+    column is met by rejection, unless it is continuous or a date (no value ever repeats): refused.
+    """
+    wanted, fixed = set(conditions), set()
+    for col in visit_sequence:
+        if col not in wanted:
+            break
+        fixed.add(col)
+    late = wanted - fixed
+    refused = {c for c in late if kinds[c] in ("continuous", "datetime")}
+    return {"fixed": fixed, "rejected": late - refused, "refused": refused}
+
+
+def _plan_inputs(seed: int | None) -> list[dict[str, Any]]:
+    """Visit orders of the WHAS500 columns and conditions to plan (trusted), with each column's kind."""
+    train, _, meta = exercise_split()
+    kinds = {c: meta[c].kind for c in train.columns}
+    rng = np.random.default_rng(11 if seed is None else seed)
+    cases = []
+    for i in range(PLAN_CASES):
+        order = [str(c) for c in rng.permutation(train.columns)]
+        head = int(rng.integers(1, 4))
+        if i % 5 == 0:    # exactly a leading run, given in another order
+            conditions = list(rng.permutation(order[:head]))
+        elif i % 5 == 1:  # a leading run and a later column
+            conditions = order[:head] + [order[int(rng.integers(head + 1, len(order)))]]
+        elif i % 5 == 2:  # the first column not conditioned
+            conditions = [order[int(k)] for k in rng.choice(np.arange(1, len(order)), size=head, replace=False)]
+        elif i % 5 == 3:  # a gap: the first and the third column
+            conditions = [order[2], order[0]]
+        else:             # a continuous column late, or first
+            conditions = ["bmi"] + ([order[0]] if order[0] != "bmi" else [])
+        cases.append({"visit_sequence": order, "kinds": kinds, "conditions": [str(c) for c in conditions]})
+    return cases
+
+
+def _plan_export(func: Any, cases: list[dict[str, Any]]) -> list[Any]:
+    """Runs in the learner's kernel: the learner's plan of each case, as sorted lists."""
+    from . import require_callable
+
+    require_callable(func, "plan_conditions")
+    out = []
+    for case in cases:
+        plan = func(list(case["visit_sequence"]), dict(case["kinds"]), list(case["conditions"]))
+        if not isinstance(plan, dict):
+            raise CheckFailed(f"expected a dict with keys 'fixed', 'rejected', 'refused', found {type(plan).__name__}")
+        out.append({str(k): sorted(str(c) for c in v) for k, v in plan.items()})
+    return out
+
+
+@register("05.plan_conditions", target="plan_conditions", points=2, inputs=_plan_inputs, export=_plan_export,
+          hint="Walk the visit order from the start: while each column is conditioned it can be fixed; "
+               "stop at the first column that is not. Later conditions need rejection, which cannot "
+               "work for a continuous column.")
+def plan_conditions(plans: list[dict[str, list[str]]], cases: list[dict[str, Any]]) -> None:
+    """``plan_conditions(visit_sequence, kinds, conditions)``: fixed, rejected and refused columns."""
+    for plan, case in zip(plans, cases, strict=True):
+        if set(plan) != {"fixed", "rejected", "refused"}:
+            raise CheckFailed(f"expected the keys 'fixed', 'rejected', 'refused', found {sorted(plan)}")
+        want = reference_plan(case["visit_sequence"], case["kinds"], case["conditions"])
+        got = {k: set(v) for k, v in plan.items()}
+        if got == want:
+            continue
+        where = (f"visit order {case['visit_sequence'][:4]}... with conditions on {case['conditions']}: "
+                 f"expected fixed {sorted(want['fixed'])}, rejected {sorted(want['rejected'])}, refused "
+                 f"{sorted(want['refused'])}; found fixed {sorted(got['fixed'])}, rejected "
+                 f"{sorted(got['rejected'])}, refused {sorted(got['refused'])}")
+        if got["fixed"] - want["fixed"]:
+            raise CheckFailed(f"{where}. A column can be fixed only when every column before it in the "
+                              "visit order is fixed too: its tree was fitted on them")
+        if want["fixed"] - got["fixed"]:
+            raise CheckFailed(f"{where}. Every conditioned column of the leading run can be fixed, "
+                              "whatever the order in which the conditions are written")
+        raise CheckFailed(f"{where}. Rejection keeps the drawn rows that match: a continuous value "
+                          "(almost) never repeats exactly, so that condition is refused")
 
 
 # -- 2. a leaf size with DCR share near 0.5 -------------------------------------------------------
@@ -101,33 +152,82 @@ def leaf_size(obj: Any) -> None:
         raise CheckFailed(f"a DCR share of {share:.2f} is surprisingly low; expected {low:.2f}-{high:.2f}")
 
 
-# -- 3. a subgroup by conditional sampling --------------------------------------------------------
-@register("05.subgroup", target="women", points=1,
-          hint="Fit with visit_sequence=['gender'] and sample(n, conditions={'gender': 'female'}).")
-def subgroup(obj: Any) -> None:
-    """At least 200 synthetic (not copied) women whose ages were drawn given gender."""
+# -- 3. the condition step, written by the learner -----------------------------------------------
+CONDITION_ORDER = ["gender", "age", "bmi", "sysbp"]
+"""The small chain of exercise 3: gender (0 male, 1 female) first, then three numbers."""
+CONDITION_ROWS, CONDITION_SEEDS = 150, 8
+
+
+def _condition_inputs(seed: int | None) -> dict[str, Any]:
+    """The training values of the chain's columns as numbers (trusted), and the learner's seeds."""
     train, _, _ = exercise_split()
-    if not isinstance(obj, pd.DataFrame):
-        raise CheckFailed(f"expected a DataFrame of synthetic patients, found {type(obj).__name__}")
-    if list(obj.columns) != list(train.columns):
-        raise CheckFailed("expected the WHAS500 columns in their original order")
-    if len(obj) < 200:
-        raise CheckFailed(f"sample at least 200 women, found {len(obj)} rows")
-    if not (obj["gender"] == "female").all():
-        raise CheckFailed(f"every row should be a woman; found {int((obj['gender'] != 'female').sum())} others")
-    keys = pd.util.hash_pandas_object(train.astype(str), index=False)
-    copied = pd.util.hash_pandas_object(obj.astype(str), index=False).isin(set(keys)).mean()
+    X = pd.DataFrame({c: train[c].cat.codes if c == "gender" else train[c] for c in CONDITION_ORDER}).astype(float)
+    rng = np.random.default_rng(7 if seed is None else seed)
+    return {"X": X.reset_index(drop=True), "value": 1.0,
+            "seeds": rng.integers(0, 2**31 - 1, size=CONDITION_SEEDS).tolist()}
+
+
+def condition_trees(X: pd.DataFrame) -> dict[str, Any]:
+    """One regression tree per column after the first, on the columns before it (leaves of 10)."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    return {col: DecisionTreeRegressor(min_samples_leaf=10, random_state=0).fit(X[CONDITION_ORDER[:j]], X[col])
+            for j, col in enumerate(CONDITION_ORDER) if j > 0}
+
+
+def _condition_export(func: Any, inputs: dict[str, Any]) -> list[Any]:
+    """Runs in the learner's kernel: the same trees, then the learner's sampler, once per seed."""
+    from . import require_callable
+
+    require_callable(func, "sample_given")
+    X = pd.DataFrame(inputs["X"])
+    trees = condition_trees(X)
+    out = []
+    for s in inputs["seeds"]:
+        rows = func(trees, X.copy(), list(CONDITION_ORDER), inputs["value"], CONDITION_ROWS, np.random.default_rng(s))
+        if not isinstance(rows, pd.DataFrame):
+            raise CheckFailed(f"expected a DataFrame of drawn rows, found {type(rows).__name__}")
+        out.append(rows)
+    return out
+
+
+@register("05.condition_step", target="sample_given", points=2, inputs=_condition_inputs,
+          export=_condition_export,
+          hint="Start the rows with the condition's value in the first column (no draw for it); then, "
+               "column by column, put the rows drawn so far through that column's tree and draw one "
+               "training value from the leaf each row lands in.")
+def condition_step(samples: list[Any], inputs: dict[str, Any]) -> None:
+    """``sample_given(trees, X_train, order, value, n, rng)``: rows drawn given the first column."""
+    X = pd.DataFrame(inputs["X"])
+    trees = condition_trees(X)
+    value = inputs["value"]
+    for rows in samples:
+        if not isinstance(rows, pd.DataFrame):
+            raise CheckFailed(f"expected a DataFrame of drawn rows, found {type(rows).__name__}")
+        if list(rows.columns) != CONDITION_ORDER or len(rows) != CONDITION_ROWS:
+            raise CheckFailed(f"expected {CONDITION_ROWS} rows with the columns {CONDITION_ORDER}, found "
+                              f"{len(rows)} rows and {list(rows.columns)}")
+        if not np.allclose(rows["gender"].to_numpy(float), value):
+            raise CheckFailed(f"every row should carry the condition's value {value} in the first column")
+    for j, col in enumerate(CONDITION_ORDER[1:], start=1):
+        tree, before = trees[col], CONDITION_ORDER[:j]
+        donors = {leaf: set(X[col][tree.apply(X[before]) == leaf]) for leaf in np.unique(tree.apply(X[before]))}
+        outside = sum(v not in donors[leaf]
+                      for rows in samples
+                      for leaf, v in zip(tree.apply(rows[before].astype(float)), rows[col].to_numpy(float), strict=True))
+        if outside:
+            raise CheckFailed(
+                f"{outside} of the {col!r} values are not training values of the leaf that the row's "
+                f"own {before} lead to: draw each column given the values drawn (and fixed) before it, "
+                "and fix the first column before drawing, never overwrite it afterwards")
+    drawn = pd.concat(samples, ignore_index=True)
+    if all(s[CONDITION_ORDER[1:]].equals(samples[0][CONDITION_ORDER[1:]]) for s in samples[1:]):
+        raise CheckFailed("every call drew the same rows: draw with the rng given")
+    keys = set(map(tuple, X[X["gender"] == value].to_numpy()))
+    copied = float(np.mean([tuple(r) in keys for r in drawn[CONDITION_ORDER].to_numpy(float)]))
     if copied > 0.5:
-        raise CheckFailed(f"{copied:.0%} of the rows are training patients: these are real women, not synthetic ones")
-    real = train.loc[train["gender"] == "female", "age"].mean()
-    overall = train["age"].mean()
-    got = obj["age"].mean()
-    if abs(got - real) > 2.5:
-        raise CheckFailed(
-            f"mean age {got:.1f}; real women in the training split average {real:.1f} (everyone: "
-            f"{overall:.1f}). Were the other columns drawn given gender, or was gender overwritten "
-            "after sampling?"
-        )
+        raise CheckFailed(f"{copied:.0%} of the drawn rows are real training patients: draw each column "
+                          "from its leaf, do not pick whole patients")
 
 
 # -- 05.leaf_draw: the heart of sequential CART, written by the learner ----------------------

@@ -40,33 +40,57 @@ def _short_hospital():
     return _stroke_meta(groups)
 
 
-def _roundtrip():
+def _holdout_back(continuous="quantile", fit_on="train"):
+    from course_utils.checks import whas500_split
     from course_utils.transform import TabularTransformer
 
-    whas, meta = _whas()
-    transformer = TabularTransformer().fit(whas, meta)
-    X = transformer.transform(whas)
-    return X, transformer.inverse_transform(X)
+    train, holdout, meta = whas500_split()
+    fitted = TabularTransformer(continuous=continuous).fit(train if fit_on == "train" else holdout, meta)
+    return holdout.reset_index(drop=True), fitted.inverse_transform(fitted.transform(holdout))
 
 
-def _with_back(change):
-    X, back = _roundtrip()
-    return X, change(back.copy())
+def _changed(kinds=None, **kwargs):
+    """Per column, the holdout values that do not come back (the right answer at the defaults)."""
+    import numpy as np
+
+    holdout, back = _holdout_back(**kwargs)
+    meta = _whas()[1]
+    out = {}
+    for col in holdout.columns:
+        if kinds is not None and meta[col].kind not in kinds:
+            continue
+        if meta[col].kind == "continuous":
+            same = np.isclose(back[col].to_numpy(float), holdout[col].to_numpy(float), rtol=0, atol=1e-4)
+        else:
+            same = holdout[col].astype(object).to_numpy() == back[col].astype(object).to_numpy()
+        if (~same).sum():
+            out[col] = int((~same).sum())
+    return out
 
 
-def _rounded_bmi(back):
-    back["bmi"] = back["bmi"].round(0)
-    return back
+def _unseen_values():
+    """Counts holdout values that no training patient has: not what the transformer loses."""
+    from course_utils.checks import whas500_split
+
+    train, holdout, meta = whas500_split()
+    out = {c: int((~holdout[c].isin(train[c])).sum()) for c in holdout.columns
+           if meta[c].kind in ("integer", "continuous")}
+    return {c: n for c, n in out.items() if n}
 
 
-def _gender_as_text(back):
-    back["gender"] = back["gender"].astype(str)
-    return back
+def _outside(reference="train", above_only=False):
+    from course_utils.checks import whas500_split
 
-
-def _ints_as_floats(back):
-    back["age"] = back["age"].astype(float)
-    return back
+    train, holdout, meta = whas500_split()
+    ref = train if reference == "train" else _whas()[0]
+    out = {}
+    for c in holdout.columns:
+        if meta[c].kind in ("integer", "continuous"):
+            high = holdout[c] > ref[c].max()
+            n = int((high if above_only else high | (holdout[c] < ref[c].min())).sum())
+            if n:
+                out[c] = n
+    return out
 
 
 def _share(columns, table="whas"):
@@ -83,8 +107,8 @@ def _stroke_keys():
 
 RIGHT: dict[str, Callable[[], object]] = {
     "01.stroke_metadata": lambda: _stroke_meta(),
-    "01.roundtrip": _roundtrip,
-    "01.roundtrip_dtypes": _roundtrip,
+    "01.holdout_roundtrip": _changed,
+    "01.holdout_roundtrip_why": _outside,
     "01.whas_unique": lambda: _share(["age", "gender"]),
     "01.stroke_unique": lambda: _share(_stroke_keys(), "stroke"),
 }
@@ -98,18 +122,19 @@ MUTANTS: dict[str, list[Callable[[], object]]] = {
         lambda: _whas()[1],  # the other table's metadata
         lambda: _stroke_meta().to_dict(),  # a dict, not Metadata
     ],
-    "01.roundtrip": [
-        lambda: _roundtrip()[0],  # only X
-        lambda: (_roundtrip()[0].astype("float64"), _roundtrip()[1]),
-        lambda: (_roundtrip()[0][:, :16], _roundtrip()[1]),
-        lambda: _with_back(_rounded_bmi),
-        lambda: _with_back(lambda b: b.iloc[:-1]),
-        lambda: (_roundtrip()[1], _roundtrip()[0]),  # swapped
+    "01.holdout_roundtrip": [
+        lambda: {},  # the training table's round trip: everything comes back
+        lambda: {c: n / 150 for c, n in _changed().items()},  # shares, not patients
+        lambda: _changed(kinds=("continuous",)),  # only BMI looked at
+        _unseen_values,  # "a value no training patient has is lost"
+        lambda: sorted(_changed()),  # names only
+        lambda: _changed(continuous="standard"),  # another scaler: z-scores do not clip
     ],
-    "01.roundtrip_dtypes": [
-        lambda: _with_back(_gender_as_text),
-        lambda: _with_back(_ints_as_floats),
-        lambda: _with_back(lambda b: b.drop(columns="bmi")),
+    "01.holdout_roundtrip_why": [
+        lambda: _outside("whole table"),  # the whole table's range holds the holdout
+        lambda: _outside(above_only=True),
+        _unseen_values,
+        lambda: sum(_outside().values()),  # one total
     ],
     "01.whas_unique": [
         lambda: _share(["age"]),  # gender left out

@@ -133,35 +133,19 @@ def _closeness_unscaled():
     return drop_closest
 
 
-# -- 02.split_first --------------------------------------------------------------------------
+# -- the honest synthetic rows (02.leak, 02.utility) ----------------------------------------------------------
 def _synthetic_right():
     train, _, meta = exercise_split()
     return SMOTESynthesizer(target=T, random_state=SEED).fit(train, meta).sample(len(train))
 
 
-def _synthetic_before_split():
-    """SMOTE on the whole table, then keep as many rows as train: the holdout leaked in."""
-    train, holdout, meta = exercise_split()
-    full = pd.concat([train, holdout], ignore_index=True)
-    gen = SMOTESynthesizer(target=T, random_state=SEED).fit(full, meta)
-    return gen.sample_per_class(train[T].value_counts().to_dict())
+def _leak(**changes):
+    from course_utils.checks.lesson02 import leak_pipelines
 
-
-def _synthetic_unrepaired():
-    from course_utils.generators.smote import smote_from_scratch
-
-    train, _, _ = exercise_split()
-    parts = []
-    for c, rows in train.groupby(T):
-        new, _ = smote_from_scratch(rows.drop(columns=T), len(rows), random_state=SEED)
-        parts.append(new.assign(**{T: c})[train.columns])
-    return pd.concat(parts, ignore_index=True)
-
-
-def _synthetic_bulk():
-    train, _, meta = exercise_split()
-    both = SMOTESynthesizer(target=T, mode="bulk", random_state=SEED).fit(train, meta).bulk_out({1: 10})
-    return both.iloc[10:].reset_index(drop=True)
+    ref = leak_pipelines()
+    out = {"leaky": ref["leaky"], "honest": ref["honest"]}
+    out.update({key: ref[name] for key, name in changes.items()})
+    return out
 
 
 # -- 02.utility ------------------------------------------------------------------------------
@@ -251,7 +235,7 @@ RIGHT: dict[str, Callable[[], object]] = {
     "02.totals": _totals_right,
     "02.onehot_repair": _repair_right,
     "02.closeness": _closeness_right,
-    "02.split_first": _synthetic_right,
+    "02.leak": _leak,
     "02.utility": _utility_right,
 }
 
@@ -261,6 +245,12 @@ MUTANTS: dict[str, list[Callable[[], object]]] = {
     "02.totals": [_totals_new_rows_only, _totals_balanced, _totals_minority_only],
     "02.onehot_repair": [_repair_round, _repair_threshold, _repair_reset_index],
     "02.closeness": [_closeness_positional_bug, _closeness_keeps_copies, _closeness_unscaled],
-    "02.split_first": [_synthetic_before_split, _synthetic_unrepaired, _synthetic_bulk],
+    "02.leak": [
+        lambda: _leak(leaky="leaky on the real holdout"),  # the leaked model scored on real rows
+        lambda: _leak(honest="honest on synthetic test rows"),  # honest rows, synthetic test part
+        lambda: _leak(honest="real-trained"),  # the model trained on real patients
+        lambda: _leak(leaky="honest", honest="leaky"),  # swapped
+        lambda: [_leak()["leaky"], _leak()["honest"]],  # a list, keys lost
+    ],
     "02.utility": [_utility_scored_on_train, _utility_swapped_sens_spec, _utility_auc_from_labels],
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
@@ -138,13 +139,71 @@ def _tstr_gap_only():
     return _tstr_right()["gap"]
 
 
-# -- 03.copier -------------------------------------------------------------------------------
+# -- 03.shuffle_columns and 03.caught_by --------------------------------------------------------
+def _shuffle_right():
+    def shuffle_columns(table, random_state):
+        rng = np.random.default_rng(random_state)
+        return pd.DataFrame({c: table[c].to_numpy()[rng.permutation(len(table))] for c in table.columns},
+                            index=table.index).astype(table.dtypes.to_dict())
+    return shuffle_columns
+
+
+def _shuffle_whole_rows():
+    def shuffle_columns(table, random_state):
+        return table.sample(frac=1, random_state=random_state)
+    return shuffle_columns
+
+
+def _shuffle_with_replacement():
+    def shuffle_columns(table, random_state):
+        rng = np.random.default_rng(random_state)
+        return pd.DataFrame({c: table[c].to_numpy()[rng.integers(0, len(table), len(table))]
+                             for c in table.columns}, index=table.index).astype(table.dtypes.to_dict())
+    return shuffle_columns
+
+
+def _shuffle_first_column_only():
+    def shuffle_columns(table, random_state):
+        out = table.copy()
+        col = table.columns[0]
+        out[col] = table[col].to_numpy()[np.random.default_rng(random_state).permutation(len(table))]
+        return out
+    return shuffle_columns
+
+
+def _shuffle_unseeded():
+    def shuffle_columns(table, random_state):
+        rng = np.random.default_rng()  # random_state ignored
+        return pd.DataFrame({c: table[c].to_numpy()[rng.permutation(len(table))] for c in table.columns},
+                            index=table.index).astype(table.dtypes.to_dict())
+    return shuffle_columns
+
+
+def _shuffle_same_permutation():
+    def shuffle_columns(table, random_state):
+        # each column shuffled with the same seed: one permutation, so the rows move whole
+        return pd.DataFrame({c: table[c].sample(frac=1, random_state=random_state).to_numpy()
+                             for c in table.columns}, index=table.index).astype(table.dtypes.to_dict())
+    return shuffle_columns
+
+
+def _shuffle_loses_dtypes():
+    def shuffle_columns(table, random_state):
+        rng = np.random.default_rng(random_state)
+        return pd.DataFrame({c: table[c].to_numpy()[rng.permutation(len(table))] for c in table.columns},
+                            index=table.index)  # the category becomes plain text
+    return shuffle_columns
+
+
+GAMED = ("ks_complement", "tv_complement", "pmse", "tstr_auc")
+
 RIGHT: dict[str, Callable[[], object]] = {
     "03.ks_age": _ks_right,
     "03.tv_gender": _tv_right,
     "03.pmse": _pmse_right,
     "03.tstr_gap": _tstr_right,
-    "03.copier": lambda: "C",
+    "03.shuffle_columns": _shuffle_right,
+    "03.caught_by": lambda: {"tstr_auc"},
 }
 
 MUTANTS: dict[str, list[Callable[[], object]]] = {
@@ -153,6 +212,9 @@ MUTANTS: dict[str, list[Callable[[], object]]] = {
     "03.pmse": [_pmse_half, _pmse_brier, _pmse_abs, _pmse_as_array],
     "03.tstr_gap": [_tstr_on_training_rows, _tstr_reversed_gap, _tstr_swapped, _tstr_synthetic_test,
                     _tstr_gap_only],
-    # B: the worst-looking generator; D: the highest TSTR; A: detection AUC exactly 0.5
-    "03.copier": [lambda: "B", lambda: "D", lambda: "A", lambda: "holdout"],
+    "03.shuffle_columns": [_shuffle_whole_rows, _shuffle_with_replacement, _shuffle_first_column_only,
+                           _shuffle_unseeded, _shuffle_loses_dtypes, _shuffle_same_permutation,
+                           lambda: "shuffle"],
+    "03.caught_by": [lambda: {"pmse", "tstr_auc"}, lambda: set(), lambda: {"ks_complement", "tstr_auc"},
+                     lambda: set(GAMED), lambda: "detection_auc"],
 }
