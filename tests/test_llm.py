@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from course_utils.generators.llm import (
     TinyGPT,
     sequence_loss,
     training_step,
+    warmup_cosine,
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "09_language_model_synthesis.ipynb"
@@ -117,6 +119,15 @@ def test_the_lessons_training_step_gives_the_package_losses():
         assert abs(a - b) < 1e-5
 
 
+def test_the_learning_rate_warms_up_then_decays_to_zero():
+    factor = warmup_cosine(total_steps=100, warmup_steps=10)
+    rates = [factor(s) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(rates[:10], rates[1:10], strict=False))  # rising
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:], strict=False))  # then falling
+    assert rates[55] == pytest.approx(0.5, abs=0.02) and rates[-1] < 0.001
+
+
 # -- the generator -------------------------------------------------------------------------
 def test_loss_falls_and_checkpoints_are_kept(fitted):
     gen, folder = fitted
@@ -201,9 +212,10 @@ def test_anchor_digits_and_padding_are_not_predicted(fitted):
     inputs, targets = gen.encode_sentences([text])
     tok = gen.tokenizer_
     words = [tok.vocab[i] for i in inputs[0].tolist()]
-    assert words[:4] == ["<bos>", "patient_id", " is ", "4"]
+    assert words[:4] == ["<bos>", "patient_id is ", "4", "8"]
     ignored = [tok.vocab[int(inputs[0, j + 1])] for j in range(inputs.shape[1] - 1) if targets[0, j] == IGNORE]
     assert ignored[:4] == ["4", "8", "2", "1"] and set(ignored[4:]) == {"<pad>"}
+    assert tok.vocab[int(targets[0, 5])] == ", age is "  # the first column after the anchor is learnt
 
 
 def test_same_seed_same_sentences(small):
@@ -238,6 +250,9 @@ def test_row_loss_is_lower_for_memorised_rows(small):
     ({"top_k": 0}, "top_k"),
     ({"dropout": 1.0}, "dropout"),
     ({"checkpoint_epochs": (9,), "epochs": 3}, "checkpoint_epochs"),
+    ({"lr_schedule": "linear"}, "lr_schedule"),
+    ({"warmup": 1.5}, "warmup"),
+    ({"label_smoothing": -0.1}, "label_smoothing"),
 ])
 def test_bad_settings_are_named(small, kwargs, match):
     df, meta = small
@@ -246,18 +261,34 @@ def test_bad_settings_are_named(small, kwargs, match):
 
 
 def test_a_checkpoint_file_of_another_model_is_refused(fitted, tmp_path):
-    gen, _ = fitted
+    gen, folder = fitted
     other = TinyGPT(vocab_size=5, context=4, d_model=8, n_layers=1, n_heads=2)
-    torch.save(other.state_dict(), tmp_path / "epoch_0001.pt")
-    with pytest.raises(RuntimeError, match="state_dict"):
+    torch.save(other.state_dict(), tmp_path / "epoch_0001.pt")  # bare weights: the first file format
+    with pytest.raises(ValueError, match="retrain"):
         gen.load_checkpoint(tmp_path / "epoch_0001.pt")
+    data = torch.load(folder / "epoch_0002.pt", weights_only=True)
+    torch.save({**data, "version": 1}, tmp_path / "epoch_0002.pt")
+    with pytest.raises(ValueError, match="version 1"):
+        gen.load_checkpoint(tmp_path / "epoch_0002.pt")
+    torch.save({**data, "vocab": data["vocab"][:-1] + ["purple"]}, tmp_path / "epoch_0003.pt")
+    with pytest.raises(ValueError, match="another vocabulary"):
+        gen.load_checkpoint(tmp_path / "epoch_0003.pt")
+
+
+def test_a_generator_with_the_first_tokeniser_asks_to_retrain(fitted):
+    gen, _ = fitted
+    old = gen.at_epoch(6)
+    old.tokenizer_ = copy.copy(old.tokenizer_)
+    del old.tokenizer_.version  # what a generator saved with the first tokeniser brings back
+    with pytest.raises(ValueError, match="retrain"):
+        old.sample(5)
 
 
 def test_missing_values_come_back_at_their_rate(small):
     df, meta = small
     df = df.copy()
     df["bmi"] = df["bmi"].where(np.arange(len(df)) % 4 != 0)
-    gen = LanguageModelSynthesizer(epochs=8, random_state=0, guided=True, **TINY).fit(df)
+    gen = LanguageModelSynthesizer(epochs=12, random_state=0, guided=True, **TINY).fit(df)
     out = gen.sample(200, random_state=0)
     assert 0.1 < out["bmi"].isna().mean() < 0.45
     assert isinstance(out, pd.DataFrame) and out["age"].notna().all()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from .base import Synthesizer
 from .neural import make_generator, resolve_device, seeded, torch_seed, train_epochs
 from .text_grammar import RowGrammar
 from .text_rows import (
+    DIGITS,
     INSTRUCTION,
     IS,
     PAIR_SEP,
@@ -47,12 +48,14 @@ from .text_rows import (
     RowFormat,
     RowParseError,
     RowTokenizer,
+    check_tokenizer_version,
 )
 
 __all__ = ["CausalSelfAttention", "Block", "TinyGPT", "LanguageModelSynthesizer", "training_step",
-           "sequence_loss", "RowParseError"]
+           "sequence_loss", "warmup_cosine", "RowParseError"]
 
 IGNORE = -100  # target id that cross-entropy skips (padding, the anchor's random digits)
+CHECKPOINT_FORMAT = "course_utils.LanguageModelSynthesizer.checkpoint"
 
 
 # -- the model: one screen ------------------------------------------------------------
@@ -123,20 +126,36 @@ class TinyGPT(nn.Module):
         return self.head(self.ln_f(x))
 
 
-def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy of the next-token predictions (targets equal to -100 do not count)."""
     logits = model(inputs)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE,
+                           label_smoothing=label_smoothing)
 
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-                  targets: torch.Tensor) -> float:
+                  targets: torch.Tensor, label_smoothing: float = 0.0) -> float:
     """One step of teacher forcing: predict every next token of the true sentence, back-propagate, update."""
     optimizer.zero_grad(set_to_none=True)
-    loss = sequence_loss(model, inputs, targets)
+    loss = sequence_loss(model, inputs, targets, label_smoothing)
     loss.backward()
     optimizer.step()
     return float(loss.detach())
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor of step ``s``: a linear rise over ``warmup_steps``, then a cosine decay to 0.
+
+    A high rate early moves the model quickly out of its random start; the decay lets it
+    settle on the last epochs instead of jumping around the minimum.
+    """
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return factor
 
 
 # -- the generator ----------------------------------------------------------------------
@@ -147,6 +166,11 @@ class LanguageModelSynthesizer(Synthesizer):
         d_model, n_layers, n_heads, dropout: size of :class:`TinyGPT` (the defaults
             have about 110,000 weights: enough for a table of a few dozen columns).
         epochs, batch_size, learning_rate, weight_decay: AdamW training on the sentences.
+        lr_schedule: ``"cosine"`` (a linear warm-up over the first ``warmup`` share of
+            the steps, then a cosine decay to 0 at the last epoch) or ``"constant"``.
+            With ``"cosine"`` an early checkpoint is taken while the rate is still high.
+        warmup: share of all training steps spent warming up (``"cosine"`` only).
+        label_smoothing: share of each target's probability spread over all tokens.
         n_permutations: copies of each training row, each with its pairs in a random
             order (3, as in the trauma-registry study); ``permute=False`` keeps the
             table's order in every copy.
@@ -174,7 +198,8 @@ class LanguageModelSynthesizer(Synthesizer):
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
                  epochs: int = 40, batch_size: int = 32, learning_rate: float = 2e-3,
-                 weight_decay: float = 0.01, n_permutations: int = 3, permute: bool = True,
+                 weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
+                 label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
                  max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
                  checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
@@ -184,6 +209,7 @@ class LanguageModelSynthesizer(Synthesizer):
         self.d_model, self.n_layers, self.n_heads, self.dropout = d_model, n_layers, n_heads, dropout
         self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
+        self.lr_schedule, self.warmup, self.label_smoothing = lr_schedule, warmup, label_smoothing
         self.n_permutations, self.permute, self.max_decimals = n_permutations, permute, max_decimals
         self.anchor, self.instruction = anchor, instruction
         self.temperature, self.top_k, self.guided = temperature, top_k, guided
@@ -204,6 +230,12 @@ class LanguageModelSynthesizer(Synthesizer):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        for name in ("warmup", "label_smoothing"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0.0 <= v < 1.0):
+                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
         if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1):
             raise ValueError(f"top_k must be None or a positive integer, got {self.top_k!r}")
         for e in self.checkpoint_epochs or ():
@@ -228,12 +260,13 @@ class LanguageModelSynthesizer(Synthesizer):
         targets = seq[:, 1:].clone()
         targets[targets == tok.pad_id] = IGNORE
         if self.anchor is not None:
-            anchor, sep = tok.id(self.anchor), tok.id(PAIR_SEP)
+            anchor, digits = tok.id(tok.pair_token(self.anchor, first=True)), {tok.id(d) for d in DIGITS}
             for i, r in enumerate(rows):
                 if anchor in r:
-                    a = r.index(anchor)
-                    end = r.index(sep, a)
-                    targets[i, a + 1:end - 1] = IGNORE  # targets[j] is token j + 1: the digits
+                    a = end = r.index(anchor)
+                    while end + 1 < len(r) and r[end + 1] in digits:
+                        end += 1
+                    targets[i, a:end] = IGNORE  # targets[j] is token j + 1: the digits
         return seq[:, :-1], targets
 
     def _fit(self, df: pd.DataFrame) -> None:
@@ -257,10 +290,17 @@ class LanguageModelSynthesizer(Synthesizer):
                             int(self.n_heads), float(self.dropout)).to(dev)
             opt = torch.optim.AdamW(model.parameters(), lr=float(self.learning_rate),
                                     weight_decay=float(self.weight_decay))
+            total = int(self.epochs) * math.ceil(len(data) / int(self.batch_size))
+            if self.lr_schedule == "cosine":
+                schedule = torch.optim.lr_scheduler.LambdaLR(
+                    opt, warmup_cosine(total, int(round(float(self.warmup) * total))))
             epoch = [0]
 
             def step(batch: torch.Tensor) -> dict[str, float]:
-                return {"loss": training_step(model, opt, batch[:, :width], batch[:, width:])}
+                loss = training_step(model, opt, batch[:, :width], batch[:, width:], float(self.label_smoothing))
+                if self.lr_schedule == "cosine":
+                    schedule.step()
+                return {"loss": loss}
 
             def after_epoch() -> dict[str, float]:
                 epoch[0] += 1
@@ -283,7 +323,9 @@ class LanguageModelSynthesizer(Synthesizer):
         if self.checkpoint_dir is not None:
             folder = Path(self.checkpoint_dir)
             folder.mkdir(parents=True, exist_ok=True)
-            torch.save(state, folder / f"epoch_{epoch:04d}.pt")
+            # the vocabulary goes with the weights: a file only fits the tokeniser it was trained with
+            torch.save({"format": CHECKPOINT_FORMAT, "version": self.tokenizer_.version,
+                        "vocab": list(self.tokenizer_.vocab), "state_dict": state}, folder / f"epoch_{epoch:04d}.pt")
 
     def at_epoch(self, epoch: int) -> LanguageModelSynthesizer:
         """A copy of this generator with the weights kept after ``epoch`` (see ``checkpoint_epochs``)."""
@@ -293,12 +335,25 @@ class LanguageModelSynthesizer(Synthesizer):
         return self._with_weights(self.checkpoints_[epoch], int(epoch))
 
     def load_checkpoint(self, path: str | Path) -> LanguageModelSynthesizer:
-        """A copy of this generator with weights read from a checkpoint file (``torch.load(weights_only=True)``)."""
+        """A copy of this generator with weights read from a checkpoint file (``torch.load(weights_only=True)``).
+
+        The file must come from a model with this generator's vocabulary; a file of the
+        first version of the course (bare weights, another tokeniser) is refused with a
+        ``ValueError`` that says to retrain.
+        """
         self._check_fitted()
         path = Path(path)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT):
+            raise ValueError(f"{path.name} is not a language-model checkpoint of this course's current format "
+                             "(files written before the tokeniser gave one token per ', column is' pair start "
+                             "hold bare weights and cannot be used); retrain and save the checkpoints again")
+        check_tokenizer_version(data.get("version"))
+        if list(data.get("vocab", ())) != list(self.tokenizer_.vocab):
+            raise ValueError(f"{path.name} was trained with another vocabulary (other columns or categories) "
+                             "than this generator's; load it into the generator it was trained with")
         match = path.stem.removeprefix("epoch_")
-        return self._with_weights(state, int(match) if match.isdigit() else -1)
+        return self._with_weights(data["state_dict"], int(match) if match.isdigit() else -1)
 
     def _with_weights(self, state: Mapping[str, torch.Tensor], epoch: int) -> LanguageModelSynthesizer:
         new = copy.copy(self)
@@ -308,6 +363,12 @@ class LanguageModelSynthesizer(Synthesizer):
         new.epoch_ = epoch
         new._rng = copy.deepcopy(self._rng)
         return new
+
+    def _check_fitted(self) -> None:
+        super()._check_fitted()
+        # a generator saved with the first tokeniser (no ``version``) cannot drive this code
+        if hasattr(self, "tokenizer_"):
+            check_tokenizer_version(getattr(self.tokenizer_, "version", 1))
 
     # -- sampling ---------------------------------------------------------------------
     def _prompt(self, conditions: Mapping[str, Any] | None, rng: np.random.Generator, n: int) -> torch.Tensor:
@@ -330,9 +391,10 @@ class LanguageModelSynthesizer(Synthesizer):
             raise ValueError("the conditions fix every column: there is nothing left to generate")
         rows = []
         for _ in range(n):
-            head = f"{fmt.anchor}{IS}{int(rng.integers(1000, 10_000))}{PAIR_SEP}" if fmt.anchor else ""
-            body = "".join(f"{name}{IS}{text}{PAIR_SEP}" for name, text in pairs)
-            rows.append(tok.encode((INSTRUCTION if fmt.instruction else "") + head + body, eos=False))
+            head = [f"{fmt.anchor}{IS}{int(rng.integers(1000, 10_000))}"] if fmt.anchor else []
+            # the prompt ends after a value: the model's first choice is which pair comes next
+            body = PAIR_SEP.join(head + [f"{name}{IS}{text}" for name, text in pairs])
+            rows.append(tok.encode((INSTRUCTION if fmt.instruction else "") + body, eos=False))
         return torch.as_tensor(rows, dtype=torch.long)
 
     @torch.no_grad()
