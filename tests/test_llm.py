@@ -212,10 +212,10 @@ def test_anchor_digits_and_padding_are_not_predicted(fitted):
     inputs, targets = gen.encode_sentences([text])
     tok = gen.tokenizer_
     words = [tok.vocab[i] for i in inputs[0].tolist()]
-    assert words[:4] == ["<bos>", "patient_id is ", "4", "8"]
+    assert words[:4] == ["<bos>", "patient_id is ", "4", "8"] and words[6:8] == [", ", "age is "]
     ignored = [tok.vocab[int(inputs[0, j + 1])] for j in range(inputs.shape[1] - 1) if targets[0, j] == IGNORE]
     assert ignored[:4] == ["4", "8", "2", "1"] and set(ignored[4:]) == {"<pad>"}
-    assert tok.vocab[int(targets[0, 5])] == ", age is "  # the first column after the anchor is learnt
+    assert tok.vocab[int(targets[0, 5])] == ", "  # the separator after the anchor is learnt
 
 
 def test_same_seed_same_sentences(small):

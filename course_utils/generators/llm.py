@@ -7,9 +7,11 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
 (:class:`TinyGPT`, in the manner of minGPT) from scratch on those sentences:
 
 - training: every training row written ``n_permutations`` times with the pairs in a
-  random order, each copy starting with a random ``patient_id`` anchor; next-token
-  prediction with teacher forcing (:func:`training_step`); the anchor's random digits
-  are left out of the loss, there is nothing to learn in them;
+  random order, each copy starting with a random ``patient_id`` anchor, written anew
+  before every epoch (``redraw``); next-token prediction with teacher forcing
+  (:func:`training_step`), the learning rate warmed up then decayed on a cosine
+  (:func:`warmup_cosine`); the anchor's random digits are left out of the loss, there
+  is nothing to learn in them;
 - sampling: a prompt ``<bos> patient_id is 4821, `` (plus ``column is value, `` for
   each condition), then one token at a time with a temperature and an optional top-k
   cut; with ``guided=True`` only tokens that keep the sentence valid may be drawn
@@ -174,6 +176,10 @@ class LanguageModelSynthesizer(Synthesizer):
         n_permutations: copies of each training row, each with its pairs in a random
             order (3, as in the trauma-registry study); ``permute=False`` keeps the
             table's order in every copy.
+        redraw: write the copies again before every epoch, with new orders and new
+            anchor ids (``False``: the same sentences every epoch, as the study did).
+            With one fixed id per sentence the model can use the id as a key to its
+            training row, and a new id at sampling time then confuses it.
         max_decimals: decimals of continuous columns in the sentences.
         anchor: name of the random id pair that starts every sentence (``None``: none).
         instruction: put the study's instruction in front of every sentence.
@@ -200,6 +206,7 @@ class LanguageModelSynthesizer(Synthesizer):
                  epochs: int = 40, batch_size: int = 32, learning_rate: float = 2e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
+                 redraw: bool = True,
                  max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
                  checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
@@ -211,6 +218,7 @@ class LanguageModelSynthesizer(Synthesizer):
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
         self.lr_schedule, self.warmup, self.label_smoothing = lr_schedule, warmup, label_smoothing
         self.n_permutations, self.permute, self.max_decimals = n_permutations, permute, max_decimals
+        self.redraw = redraw
         self.anchor, self.instruction = anchor, instruction
         self.temperature, self.top_k, self.guided = temperature, top_k, guided
         self.checkpoint_epochs, self.checkpoint_dir = checkpoint_epochs, checkpoint_dir
@@ -260,7 +268,7 @@ class LanguageModelSynthesizer(Synthesizer):
         targets = seq[:, 1:].clone()
         targets[targets == tok.pad_id] = IGNORE
         if self.anchor is not None:
-            anchor, digits = tok.id(tok.pair_token(self.anchor, first=True)), {tok.id(d) for d in DIGITS}
+            anchor, digits = tok.id(tok.pair_token(self.anchor)), {tok.id(d) for d in DIGITS}
             for i, r in enumerate(rows):
                 if anchor in r:
                     a = end = r.index(anchor)
@@ -276,13 +284,20 @@ class LanguageModelSynthesizer(Synthesizer):
         self.tokenizer_ = RowTokenizer.from_format(self.format_)
         texts = self.format_.serialize_table(df, int(self.n_permutations), bool(self.permute), self._rng)
         longest = max(len(self.tokenizer_.encode(t)) for t in texts)
-        self.context_ = longest + 8  # a little room for conditions written with more digits
-        inputs, targets = self.encode_sentences(texts)
+        # a sentence's length does not depend on its order or its anchor id (always 4 digits): every
+        # redraw fits; the rest is room for conditions written with more digits
+        self.context_ = longest + 8
         dev = resolve_device(self.device)
         self.device_ = str(dev)
+        current: dict[str, torch.Tensor] = {}
+
+        def draw(texts: list[str]) -> None:
+            inputs, targets = self.encode_sentences(texts)
+            current["inputs"], current["targets"] = inputs.to(dev), targets.to(dev)
+
+        draw(texts)
         seed = torch_seed(self._rng)
-        data = torch.cat([inputs, targets], dim=1).to(dev)  # train_epochs shuffles one tensor
-        width = inputs.shape[1]
+        data = torch.arange(len(texts), device=dev)[:, None]  # train_epochs shuffles the sentences' numbers
         keep = set(int(e) for e in (self.checkpoint_epochs or ())) | {int(self.epochs)}
         self.checkpoints_ = {}
         with seeded(seed, dev):
@@ -297,7 +312,9 @@ class LanguageModelSynthesizer(Synthesizer):
             epoch = [0]
 
             def step(batch: torch.Tensor) -> dict[str, float]:
-                loss = training_step(model, opt, batch[:, :width], batch[:, width:], float(self.label_smoothing))
+                rows = batch[:, 0]
+                loss = training_step(model, opt, current["inputs"][rows], current["targets"][rows],
+                                     float(self.label_smoothing))
                 if self.lr_schedule == "cosine":
                     schedule.step()
                 return {"loss": loss}
@@ -306,6 +323,9 @@ class LanguageModelSynthesizer(Synthesizer):
                 epoch[0] += 1
                 if epoch[0] in keep:
                     self._keep_checkpoint(epoch[0], model)
+                if self.redraw and epoch[0] < int(self.epochs):
+                    # new orders and new anchor ids: the model cannot tie a row to its id or to one order
+                    draw(self.format_.serialize_table(df, int(self.n_permutations), bool(self.permute), self._rng))
                 return {}
 
             model.train()
@@ -346,7 +366,7 @@ class LanguageModelSynthesizer(Synthesizer):
         data = torch.load(path, map_location="cpu", weights_only=True)
         if not (isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT):
             raise ValueError(f"{path.name} is not a language-model checkpoint of this course's current format "
-                             "(files written before the tokeniser gave one token per ', column is' pair start "
+                             "(files written before the tokeniser gave one token per 'column is' pair start "
                              "hold bare weights and cannot be used); retrain and save the checkpoints again")
         check_tokenizer_version(data.get("version"))
         if list(data.get("vocab", ())) != list(self.tokenizer_.vocab):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text_rows import DIGITS, MISSING, Field, RowFormat, RowTokenizer
+from .text_rows import DIGITS, MISSING, PAIR_SEP, Field, RowFormat, RowTokenizer
 
 __all__ = ["RowGrammar"]
 
@@ -20,20 +20,19 @@ class RowGrammar:
     """Which tokens may come next in a valid sentence: the rules behind guided decoding.
 
     A sentence is ``name is value, name is value, ... <eos>``; in tokens, a pair start
-    (``"name is "`` first, ``", name is "`` after) for a name not used yet, then a value
-    valid for that name (one of its categories, a number within its range written with
-    its decimals, or ``nan`` when the column is nullable). The anchor pair of the prompt
-    is skipped. ``start()`` gives a fresh state, ``advance`` feeds it one token,
-    ``allowed`` lists the token ids that keep the sentence valid.
+    ``"name is "`` for a name not used yet, a value valid for that name (one of its
+    categories, a number within its range written with its decimals, or ``nan`` when
+    the column is nullable), then ``", "`` before the next pair or ``<eos>`` after the
+    last. The anchor pair of the prompt is skipped. ``start()`` gives a fresh state,
+    ``advance`` feeds it one token, ``allowed`` lists the token ids that keep the
+    sentence valid.
     """
 
     def __init__(self, fmt: RowFormat, tokenizer: RowTokenizer):
         self.fmt, self.tok = fmt, tokenizer
-        self.first_ids = {tokenizer.id(tokenizer.pair_token(f.name, first=True)): f.name for f in fmt.fields_}
-        self.next_ids = {tokenizer.id(tokenizer.pair_token(f.name)): f.name for f in fmt.fields_}
-        self.pair_ids = {**self.first_ids, **self.next_ids}
-        self.eos_id = tokenizer.eos_id
-        self.anchor_id = tokenizer.id(tokenizer.pair_token(fmt.anchor, first=True)) if fmt.anchor is not None else None
+        self.pair_ids = {tokenizer.id(tokenizer.pair_token(f.name)): f.name for f in fmt.fields_}
+        self.sep_id, self.eos_id = tokenizer.id(PAIR_SEP), tokenizer.eos_id
+        self.anchor_id = tokenizer.id(tokenizer.pair_token(fmt.anchor)) if fmt.anchor is not None else None
         self.digit_ids = [tokenizer.id(d) for d in DIGITS]
         self._values: dict[str, dict[str, list[int]]] = {}  # field -> value prefix -> next token ids
         self._complete: dict[str, set[str]] = {}
@@ -53,13 +52,15 @@ class RowGrammar:
 
     def start(self) -> dict[str, Any]:
         """A state at the start of a sentence (after ``<bos>``)."""
-        return {"used": set(), "field": None, "phase": "start", "value": "", "done": False}
+        return {"used": set(), "field": None, "phase": "name", "value": "", "done": False}
 
     def advance(self, state: dict[str, Any], token: int) -> None:
         """Move ``state`` past one token (the token is assumed allowed)."""
         token = int(token)
         if token == self.eos_id:
             state["done"] = True
+        elif token == self.sep_id:
+            state["phase"] = "name"
         elif token == self.anchor_id:
             state["field"], state["phase"], state["value"] = None, "value", ""
         elif token in self.pair_ids:
@@ -69,20 +70,19 @@ class RowGrammar:
         elif state["phase"] == "value":  # (the instruction token leaves the start state as it is)
             state["value"] += self.tok.vocab[token]
 
-    def _next_pairs(self, state: dict[str, Any]) -> list[int]:
-        ids = [i for i, name in self.next_ids.items() if name not in state["used"]]
-        return ids or [self.eos_id]
+    def _after_value(self, state: dict[str, Any]) -> list[int]:
+        return [self.sep_id] if len(state["used"]) < len(self.pair_ids) else [self.eos_id]
 
     def allowed(self, state: dict[str, Any]) -> list[int]:
         """Token ids that keep the sentence valid from ``state``."""
         if state["done"]:
             return [self.tok.pad_id]
-        if state["phase"] == "start":
-            return [i for i, name in self.first_ids.items() if name not in state["used"]]
+        if state["phase"] == "name":
+            return [i for i, name in self.pair_ids.items() if name not in state["used"]]
         if state["field"] is None:  # the anchor's digits: not constrained
-            return self.digit_ids + (self._next_pairs(state) if state["value"] else [])
+            return self.digit_ids + (self._after_value(state) if state["value"] else [])
         nxt, complete = self._tables(self.fmt.field(state["field"]))
         ids = list(nxt.get(state["value"], []))
         if state["value"] in complete:
-            ids += self._next_pairs(state)
+            ids += self._after_value(state)
         return ids

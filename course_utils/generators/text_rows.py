@@ -18,8 +18,8 @@ same format, so that rows serialised here can be fed to ``be_great`` on a GPU:
   malformed number, a value out of range, a missing value where none is allowed.
   ``parse_many`` keeps the valid rows and counts the rejected ones by reason. Nothing
   is silently repaired.
-- :class:`RowTokenizer` (``RowTokenizer.from_format(fmt)``) gives every pair start
-  (``", age is "``: separator, name and ``" is "``) and every category one token each,
+- :class:`RowTokenizer` (``RowTokenizer.from_format(fmt)``) gives the separator, every
+  pair start (``"age is "``: name and ``" is "``) and every category one token each,
   and writes numbers digit by digit. ``to_dict``/``from_dict`` store it as plain JSON-able data next to a model.
 """
 
@@ -350,16 +350,15 @@ class RowFormat:
 class RowTokenizer:
     """Tokens for the sentences of one :class:`RowFormat`.
 
-    One token each for: the specials ``<pad>``, ``<bos>``, ``<eos>``; every pair start,
-    ``"name is "`` for the first pair of a sentence (the anchor, or the first column
-    when there is no anchor) and ``", name is "`` for every later pair, so that the
-    separator, the column's name and ``" is "`` come as one choice: *which column
-    comes next*; every category text and ``nan``; the instruction (when used); and
-    ``-``, ``.`` and the ten digits, from which numbers are spelt. ``encode`` splits a
-    sentence by longest match and raises a ``ValueError`` on text it has no token for.
+    One token each for: the specials ``<pad>``, ``<bos>``, ``<eos>``; the separator
+    ``", "``; every pair start ``"name is "`` (the column's name and ``" is "`` together,
+    so that after a separator the model makes one choice: *which column comes next*);
+    every category text and ``nan``; the instruction (when used); and ``-``, ``.`` and
+    the ten digits, from which numbers are spelt. ``encode`` splits a sentence by
+    longest match and raises a ``ValueError`` on text it has no token for.
 
-    Version 2 of the vocabulary; version 1 (separate tokens for ``", "``, the name and
-    ``" is "``) is refused by :meth:`from_dict` with a message to retrain.
+    Version 2 of the vocabulary; version 1 (the name and ``" is "`` as two tokens) is
+    refused by :meth:`from_dict` with a message to retrain.
     """
 
     PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
@@ -377,21 +376,19 @@ class RowTokenizer:
         self._longest = max(len(t) for t in vocab)
 
     @staticmethod
-    def pair_token(name: str, first: bool = False) -> str:
-        """The token that starts the pair of ``name``: ``"name is "`` first, ``", name is "`` after."""
-        return f"{name}{IS}" if first else f"{PAIR_SEP}{name}{IS}"
+    def pair_token(name: str) -> str:
+        """The token that starts the pair of ``name``: the name and ``" is "``, as in ``"age is "``."""
+        return f"{name}{IS}"
 
     @classmethod
     def from_format(cls, fmt: RowFormat) -> RowTokenizer:
         """The tokeniser of a fitted :class:`RowFormat`, built from its training data's columns and values."""
         fmt._check_fitted()
-        tokens = [cls.PAD, cls.BOS, cls.EOS, MISSING, "-", ".", *DIGITS]
+        tokens = [cls.PAD, cls.BOS, cls.EOS, PAIR_SEP, MISSING, "-", ".", *DIGITS]
         if fmt.instruction:
             tokens.append(INSTRUCTION)
         if fmt.anchor is not None:
-            tokens.append(cls.pair_token(fmt.anchor, first=True))
-        # a sentence without the anchor starts with a column: every name has both forms
-        tokens.extend(cls.pair_token(f.name, first=True) for f in fmt.fields_)
+            tokens.append(cls.pair_token(fmt.anchor))
         tokens.extend(cls.pair_token(f.name) for f in fmt.fields_)
         for f in fmt.fields_:
             tokens.extend(f.categories)
@@ -470,6 +467,6 @@ def check_tokenizer_version(version: Any) -> None:
     if version != RowTokenizer.VERSION:
         raise ValueError(
             f"this tokeniser (or a model trained with it) has vocabulary version {version!r}, but this "
-            f"course writes version {RowTokenizer.VERSION} (one token per ', column is' pair start); "
+            f"course writes version {RowTokenizer.VERSION} (one token per 'column is' pair start); "
             "the two are not interchangeable: retrain the language model")
 
