@@ -301,3 +301,35 @@ def test_the_benchmark_recommends_by_the_lessons_rule():
     assert recommend(CHECKPOINT_FIGURES) == 40
     assert recommend(CHECKPOINT_FIGURES, max_dcr=0.6, max_mia=0.6) == 80
     assert recommend(CHECKPOINT_FIGURES, max_dcr=0.4) is None
+
+
+def _benchmark_part(seed: int, validity: float) -> dict:
+    rows = [{"seed": seed, "epoch": e, "validity_unguided": validity, "rejected_unguided": {},
+             "validity_guided": 1.0, "text_1000_s": 1.0, "metrics_decoding": "unguided", "sample_1000_s": 5.0,
+             "fidelity": f, "trtr_auc": 0.92, "tstr_auc": 0.92 - gap, "tstr_gap": gap, "dcr_share": d, "mia_auc": d}
+            for e, f, gap, d in [(20, 0.90, 0.10, 0.50), (80, 0.94, 0.03, 0.52)]]
+    refs = [{"generator": "CART leaf 10", "seed": seed, "fidelity": 0.95},
+            {"generator": "holdout (ceiling)", "fidelity": 0.93}]
+    return {"quick": False, "seeds": [seed], "settings": {"epochs": 80}, "fits": [
+        {"seed": seed, "train_s": 100.0 + seed, "train_cpu_s": 90.0, "final_loss": 1.0}],
+        "checkpoints": rows, "references": refs, "load_average_at_end": [1.0, 1.0, 1.0]}
+
+
+def test_the_benchmark_combines_seeds_measured_apart(tmp_path):
+    from course_utils.benchmarks.llm import _part_of, main, summarise
+
+    result = summarise([_benchmark_part(0, 0.90), _benchmark_part(1, 1.0)])
+    assert result["seeds"] == [0, 1] and result["recommended_epoch"] == 80
+    assert result["verdict"]["validity_unguided"] == {"value": pytest.approx(0.95), "met": True}
+    assert result["verdict"]["train_s"]["value"] == 101.0
+    assert [r["generator"] for r in result["references"]].count("holdout (ceiling)") == 1
+    files = []
+    for seed, validity in [(0, 0.80), (1, 0.90)]:
+        files.append(tmp_path / f"part{seed}.json")
+        files[-1].write_text(json.dumps(summarise([_benchmark_part(seed, validity)])), encoding="utf-8")
+    assert _part_of(json.loads(files[0].read_text()))["fits"] == _benchmark_part(0, 0.8)["fits"]
+    main(["--combine", *map(str, files), "--out", str(tmp_path / "all.json")])
+    combined = json.loads((tmp_path / "all.json").read_text())
+    assert combined["seeds"] == [0, 1] and combined["verdict"]["validity_unguided"]["met"] is False
+    with pytest.raises(ValueError, match="different settings"):
+        summarise([_benchmark_part(0, 0.9), {**_benchmark_part(1, 0.9), "settings": {"epochs": 40}}])

@@ -31,6 +31,13 @@ under 5 minutes; at least 95% of sentences valid without guided decoding and 100
 it (at the last checkpoint); 1,000 rows sampled in under 60 s; at the recommended
 checkpoint DCR share <= 0.55, MIA AUC <= 0.55 and TSTR within 0.05 of TRTR.
 ``quick=True``: seed 0, 10 epochs, a smoke run.
+
+Seeds can be measured apart and summarised together (the machine may not have the time
+for three in one go)::
+
+    python -m course_utils benchmark llm --seeds 0 --out /tmp/llm_0.json
+    python -m course_utils benchmark llm --seeds 1 --out /tmp/llm_1.json
+    python -m course_utils benchmark llm --combine /tmp/llm_0.json /tmp/llm_1.json
 """
 
 from __future__ import annotations
