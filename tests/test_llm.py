@@ -333,3 +333,23 @@ def test_the_benchmark_combines_seeds_measured_apart(tmp_path):
     assert combined["seeds"] == [0, 1] and combined["verdict"]["validity_unguided"]["met"] is False
     with pytest.raises(ValueError, match="different settings"):
         summarise([_benchmark_part(0, 0.9), {**_benchmark_part(1, 0.9), "settings": {"epochs": 40}}])
+
+
+@pytest.mark.parametrize(("redraw", "draws"), [(False, 1), (True, 3)])
+def test_redraw_writes_new_sentences_before_each_epoch(small, monkeypatch, redraw, draws):
+    from course_utils.generators.text_rows import RowFormat
+
+    df, meta = small
+    written = []
+    original = RowFormat.serialize_table
+
+    def counting(self, *args, **kwargs):
+        written.append(original(self, *args, **kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(RowFormat, "serialize_table", counting)
+    LanguageModelSynthesizer(epochs=3, redraw=redraw, random_state=0, **TINY).fit(df, meta)
+    assert len(written) == draws
+    if redraw:  # new orders and anchors, the same patients
+        assert written[0] != written[1]
+        assert sorted(len(t) for t in written[0]) == sorted(len(t) for t in written[1])

@@ -7,8 +7,8 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
 (:class:`TinyGPT`, in the manner of minGPT) from scratch on those sentences:
 
 - training: every training row written ``n_permutations`` times with the pairs in a
-  random order, each copy starting with a random ``patient_id`` anchor, written anew
-  before every epoch (``redraw``); next-token prediction with teacher forcing
+  random order, each copy starting with a random ``patient_id`` anchor (the same
+  sentences every epoch unless ``redraw``); next-token prediction with teacher forcing
   (:func:`training_step`), the learning rate warmed up then decayed on a cosine
   (:func:`warmup_cosine`); the anchor's random digits are left out of the loss, there
   is nothing to learn in them;
@@ -178,8 +178,10 @@ class LanguageModelSynthesizer(Synthesizer):
             table's order in every copy.
         redraw: write the copies again before every epoch, with new orders and new
             anchor ids (``False``: the same sentences every epoch, as the study did).
-            With one fixed id per sentence the model can use the id as a key to its
-            training row, and a new id at sampling time then confuses it.
+            Measured on WHAS500 (60 epochs): redrawing raised fidelity a little but
+            left only 4% of unguided sentences valid, against 54% without, nearly all
+            lost to a repeated column. A model this small does not learn "each column
+            once" as a rule; with fixed sentences it partly recalls the orders it saw.
         max_decimals: decimals of continuous columns in the sentences.
         anchor: name of the random id pair that starts every sentence (``None``: none).
         instruction: put the study's instruction in front of every sentence.
@@ -206,7 +208,7 @@ class LanguageModelSynthesizer(Synthesizer):
                  epochs: int = 40, batch_size: int = 32, learning_rate: float = 2e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
-                 redraw: bool = True,
+                 redraw: bool = False,
                  max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
                  checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
