@@ -205,7 +205,7 @@ class LanguageModelSynthesizer(Synthesizer):
     supports_conditions = True
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
-                 epochs: int = 40, batch_size: int = 32, learning_rate: float = 2e-3,
+                 epochs: int = 80, batch_size: int = 32, learning_rate: float = 5e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
                  redraw: bool = False,
