@@ -331,6 +331,7 @@ def test_the_benchmark_combines_seeds_measured_apart(tmp_path):
     main(["--combine", *map(str, files), "--out", str(tmp_path / "all.json")])
     combined = json.loads((tmp_path / "all.json").read_text())
     assert combined["seeds"] == [0, 1] and combined["verdict"]["validity_unguided"]["met"] is False
+    assert combined["commands"][-1].startswith("python -m course_utils benchmark llm --combine ")
     with pytest.raises(ValueError, match="different settings"):
         summarise([_benchmark_part(0, 0.9), {**_benchmark_part(1, 0.9), "settings": {"epochs": 40}}])
 

@@ -46,6 +46,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -244,12 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--combine", nargs="+", default=None, metavar="FILE",
                         help="summarise the raw files of earlier --seeds runs instead of measuring")
     args = parser.parse_args(argv)
+    command = " ".join(["python -m course_utils benchmark llm", *(argv if argv is not None else sys.argv[3:])])
+    commands: list[str] = []
     if args.combine:
-        parts = [_part_of(json.loads(Path(f).read_text(encoding="utf-8"))) for f in args.combine]
+        written = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.combine]
+        parts = [_part_of(w) for w in written]
+        commands = [c for w in written for c in w.get("commands", [])]
     else:
         seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
         parts = [measure(args.quick, seeds)]
-    result = summarise(parts)
+    result = {**summarise(parts), "commands": commands + [command]}  # what was run, in order
     default = Path("benchmarks") / "results" / f"llm{'-quick' if args.quick else ''}.json"
     out = Path(args.out) if args.out else default
     out.parent.mkdir(parents=True, exist_ok=True)
