@@ -172,7 +172,10 @@ class LanguageModelSynthesizer(Synthesizer):
             the steps, then a cosine decay to 0 at the last epoch) or ``"constant"``.
             With ``"cosine"`` an early checkpoint is taken while the rate is still high.
         warmup: share of all training steps spent warming up (``"cosine"`` only).
-        label_smoothing: share of each target's probability spread over all tokens.
+        label_smoothing: share of each target's probability spread over all tokens. It
+            teaches the model to give every token some probability, invalid ones too:
+            on WHAS500 (80 epochs) 0.05 left 8% of unguided sentences valid, against
+            63% without.
         n_permutations: copies of each training row, each with its pairs in a random
             order (3, as in the trauma-registry study); ``permute=False`` keeps the
             table's order in every copy.
