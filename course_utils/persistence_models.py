@@ -66,6 +66,9 @@ COURSE_MODULES: dict[str, str] = {
     "course_utils.generators.llm:CausalSelfAttention": "course_utils.generators.llm",
     "course_utils.generators.llm:Block": "course_utils.generators.llm",
     "course_utils.generators.llm:TinyGPT": "course_utils.generators.llm",
+    "course_utils.generators.tiny_gpt:CausalSelfAttention": "course_utils.generators.tiny_gpt",
+    "course_utils.generators.tiny_gpt:Block": "course_utils.generators.tiny_gpt",
+    "course_utils.generators.tiny_gpt:TinyGPT": "course_utils.generators.tiny_gpt",
     "course_utils.generators.gan_training:_Residual": "course_utils.generators.gan_training",
 }
 _DEVICE = re.compile(r"^(cpu|cuda(:\d{1,3})?|mps|meta)$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from course_utils.generators.llm import (
     TinyGPT,
     sequence_loss,
     training_step,
+    warmup_cosine,
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "09_language_model_synthesis.ipynb"
@@ -117,6 +119,15 @@ def test_the_lessons_training_step_gives_the_package_losses():
         assert abs(a - b) < 1e-5
 
 
+def test_the_learning_rate_warms_up_then_decays_to_zero():
+    factor = warmup_cosine(total_steps=100, warmup_steps=10)
+    rates = [factor(s) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(rates[:10], rates[1:10], strict=False))  # rising
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:], strict=False))  # then falling
+    assert rates[55] == pytest.approx(0.5, abs=0.02) and rates[-1] < 0.001
+
+
 # -- the generator -------------------------------------------------------------------------
 def test_loss_falls_and_checkpoints_are_kept(fitted):
     gen, folder = fitted
@@ -201,9 +212,10 @@ def test_anchor_digits_and_padding_are_not_predicted(fitted):
     inputs, targets = gen.encode_sentences([text])
     tok = gen.tokenizer_
     words = [tok.vocab[i] for i in inputs[0].tolist()]
-    assert words[:4] == ["<bos>", "patient_id", " is ", "4"]
+    assert words[:4] == ["<bos>", "patient_id is ", "4", "8"] and words[6:8] == [", ", "age is "]
     ignored = [tok.vocab[int(inputs[0, j + 1])] for j in range(inputs.shape[1] - 1) if targets[0, j] == IGNORE]
     assert ignored[:4] == ["4", "8", "2", "1"] and set(ignored[4:]) == {"<pad>"}
+    assert tok.vocab[int(targets[0, 5])] == ", "  # the separator after the anchor is learnt
 
 
 def test_same_seed_same_sentences(small):
@@ -238,6 +250,9 @@ def test_row_loss_is_lower_for_memorised_rows(small):
     ({"top_k": 0}, "top_k"),
     ({"dropout": 1.0}, "dropout"),
     ({"checkpoint_epochs": (9,), "epochs": 3}, "checkpoint_epochs"),
+    ({"lr_schedule": "linear"}, "lr_schedule"),
+    ({"warmup": 1.5}, "warmup"),
+    ({"label_smoothing": -0.1}, "label_smoothing"),
 ])
 def test_bad_settings_are_named(small, kwargs, match):
     df, meta = small
@@ -246,18 +261,34 @@ def test_bad_settings_are_named(small, kwargs, match):
 
 
 def test_a_checkpoint_file_of_another_model_is_refused(fitted, tmp_path):
-    gen, _ = fitted
+    gen, folder = fitted
     other = TinyGPT(vocab_size=5, context=4, d_model=8, n_layers=1, n_heads=2)
-    torch.save(other.state_dict(), tmp_path / "epoch_0001.pt")
-    with pytest.raises(RuntimeError, match="state_dict"):
+    torch.save(other.state_dict(), tmp_path / "epoch_0001.pt")  # bare weights: the first file format
+    with pytest.raises(ValueError, match="retrain"):
         gen.load_checkpoint(tmp_path / "epoch_0001.pt")
+    data = torch.load(folder / "epoch_0002.pt", weights_only=True)
+    torch.save({**data, "version": 1}, tmp_path / "epoch_0002.pt")
+    with pytest.raises(ValueError, match="version 1"):
+        gen.load_checkpoint(tmp_path / "epoch_0002.pt")
+    torch.save({**data, "vocab": data["vocab"][:-1] + ["purple"]}, tmp_path / "epoch_0003.pt")
+    with pytest.raises(ValueError, match="another vocabulary"):
+        gen.load_checkpoint(tmp_path / "epoch_0003.pt")
+
+
+def test_a_generator_with_the_first_tokeniser_asks_to_retrain(fitted):
+    gen, _ = fitted
+    old = gen.at_epoch(6)
+    old.tokenizer_ = copy.copy(old.tokenizer_)
+    del old.tokenizer_.version  # what a generator saved with the first tokeniser brings back
+    with pytest.raises(ValueError, match="retrain"):
+        old.sample(5)
 
 
 def test_missing_values_come_back_at_their_rate(small):
     df, meta = small
     df = df.copy()
     df["bmi"] = df["bmi"].where(np.arange(len(df)) % 4 != 0)
-    gen = LanguageModelSynthesizer(epochs=8, random_state=0, guided=True, **TINY).fit(df)
+    gen = LanguageModelSynthesizer(epochs=12, random_state=0, guided=True, **TINY).fit(df)
     out = gen.sample(200, random_state=0)
     assert 0.1 < out["bmi"].isna().mean() < 0.45
     assert isinstance(out, pd.DataFrame) and out["age"].notna().all()
@@ -270,3 +301,56 @@ def test_the_benchmark_recommends_by_the_lessons_rule():
     assert recommend(CHECKPOINT_FIGURES) == 40
     assert recommend(CHECKPOINT_FIGURES, max_dcr=0.6, max_mia=0.6) == 80
     assert recommend(CHECKPOINT_FIGURES, max_dcr=0.4) is None
+
+
+def _benchmark_part(seed: int, validity: float) -> dict:
+    rows = [{"seed": seed, "epoch": e, "validity_unguided": validity, "rejected_unguided": {},
+             "validity_guided": 1.0, "text_1000_s": 1.0, "metrics_decoding": "unguided", "sample_1000_s": 5.0,
+             "fidelity": f, "trtr_auc": 0.92, "tstr_auc": 0.92 - gap, "tstr_gap": gap, "dcr_share": d, "mia_auc": d}
+            for e, f, gap, d in [(20, 0.90, 0.10, 0.50), (80, 0.94, 0.03, 0.52)]]
+    refs = [{"generator": "CART leaf 10", "seed": seed, "fidelity": 0.95},
+            {"generator": "holdout (ceiling)", "fidelity": 0.93}]
+    return {"quick": False, "seeds": [seed], "settings": {"epochs": 80}, "fits": [
+        {"seed": seed, "train_s": 100.0 + seed, "train_cpu_s": 90.0, "final_loss": 1.0}],
+        "checkpoints": rows, "references": refs, "load_average_at_end": [1.0, 1.0, 1.0]}
+
+
+def test_the_benchmark_combines_seeds_measured_apart(tmp_path):
+    from course_utils.benchmarks.llm import _part_of, main, summarise
+
+    result = summarise([_benchmark_part(0, 0.90), _benchmark_part(1, 1.0)])
+    assert result["seeds"] == [0, 1] and result["recommended_epoch"] == 80
+    assert result["verdict"]["validity_unguided"] == {"value": pytest.approx(0.95), "met": True}
+    assert result["verdict"]["train_s"]["value"] == 101.0
+    assert [r["generator"] for r in result["references"]].count("holdout (ceiling)") == 1
+    files = []
+    for seed, validity in [(0, 0.80), (1, 0.90)]:
+        files.append(tmp_path / f"part{seed}.json")
+        files[-1].write_text(json.dumps(summarise([_benchmark_part(seed, validity)])), encoding="utf-8")
+    assert _part_of(json.loads(files[0].read_text()))["fits"] == _benchmark_part(0, 0.8)["fits"]
+    main(["--combine", *map(str, files), "--out", str(tmp_path / "all.json")])
+    combined = json.loads((tmp_path / "all.json").read_text())
+    assert combined["seeds"] == [0, 1] and combined["verdict"]["validity_unguided"]["met"] is False
+    assert combined["commands"][-1].startswith("python -m course_utils benchmark llm --combine ")
+    with pytest.raises(ValueError, match="different settings"):
+        summarise([_benchmark_part(0, 0.9), {**_benchmark_part(1, 0.9), "settings": {"epochs": 40}}])
+
+
+@pytest.mark.parametrize(("redraw", "draws"), [(False, 1), (True, 3)])
+def test_redraw_writes_new_sentences_before_each_epoch(small, monkeypatch, redraw, draws):
+    from course_utils.generators.text_rows import RowFormat
+
+    df, meta = small
+    written = []
+    original = RowFormat.serialize_table
+
+    def counting(self, *args, **kwargs):
+        written.append(original(self, *args, **kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(RowFormat, "serialize_table", counting)
+    LanguageModelSynthesizer(epochs=3, redraw=redraw, random_state=0, **TINY).fit(df, meta)
+    assert len(written) == draws
+    if redraw:  # new orders and anchors, the same patients
+        assert written[0] != written[1]
+        assert sorted(len(t) for t in written[0]) == sorted(len(t) for t in written[1])

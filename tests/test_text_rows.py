@@ -144,7 +144,7 @@ def test_continuous_columns_get_the_decimals_of_the_data():
     assert fmt.serialize(df.iloc[2].to_dict()) == "whole is 5, half is 2.0, fine is 2.00"
 
 
-def test_tokenizer_has_one_token_per_name_and_category_and_digits_for_numbers(whas):
+def test_tokenizer_has_one_token_per_pair_start_and_category_and_digits_for_numbers(whas):
     df, meta, fmt = whas
     tok = RowTokenizer.from_format(fmt)
     text = fmt.serialize(df.iloc[0].to_dict(), anchor_id=1234)
@@ -152,15 +152,23 @@ def test_tokenizer_has_one_token_per_name_and_category_and_digits_for_numbers(wh
     assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id
     assert tok.decode(ids) == text
     words = [tok.vocab[i] for i in ids]
-    assert "non Q-wave" in words and "mitype" in words and "lenfol" in words
-    assert words[words.index("lenfol") + 2: words.index("lenfol") + 6] == ["2", "1", "7", "8"]
-    assert len(tok) == 3 + 2 + 1 + 2 + 10 + 1 + len(meta.names) + 6  # specials, seps, nan, -., digits, anchor, names, categories
+    assert words[1:7] == ["patient_id is ", "1", "2", "3", "4", ", "]
+    assert "non Q-wave" in words and "mitype is " in words and "mitype" not in words
+    at = words.index("lenfol is ")
+    assert words[at + 1: at + 6] == ["2", "1", "7", "8", "<eos>"]  # lenfol is the last column
+    # specials, ", ", nan, "-" and ".", digits, the anchor, one "name is " per column, categories
+    assert len(tok) == 3 + 1 + 1 + 2 + 10 + 1 + len(meta.names) + 6
+    no_anchor = RowFormat(anchor=None).fit(df, meta)
+    text = no_anchor.serialize(df.iloc[0].to_dict())
+    assert [tok.vocab[i] for i in tok.encode(text)][1] == "afb is " and tok.decode(tok.encode(text)) == text
     with pytest.raises(ValueError, match="no token"):
         tok.encode("age is 83, weight is 70")
     again = RowTokenizer.from_dict(tok.to_dict())
     assert again.vocab == tok.vocab
     with pytest.raises(ValueError, match="RowTokenizer"):
         RowTokenizer.from_dict({"format": "pickle", "vocab": []})
+    with pytest.raises(ValueError, match="version 1.*retrain"):  # the first vocabulary: ", " and " is " apart
+        RowTokenizer.from_dict({**tok.to_dict(), "version": 1})
 
 
 def test_a_category_only_in_other_data_has_no_token(whas):
@@ -179,7 +187,7 @@ def test_every_walk_through_the_grammar_is_a_valid_row(which, request):
     rng = np.random.default_rng(0)
     texts = []
     for _ in range(150):
-        prompt = tok.encode("patient_id is 1234, ", eos=False)
+        prompt = tok.encode("patient_id is 1234", eos=False)
         state = grammar.start()
         for t in prompt[1:]:
             grammar.advance(state, t)
@@ -199,11 +207,13 @@ def test_the_grammar_forbids_a_column_already_used(whas):
     tok = RowTokenizer.from_format(fmt)
     grammar = RowGrammar(fmt, tok)
     state = grammar.start()
-    for t in tok.encode("patient_id is 1234, age is 83, ", eos=False)[1:]:
+    for t in tok.encode("patient_id is 1234, age is 83", eos=False)[1:]:
         grammar.advance(state, t)
+    # "83" is a whole age and no digit may follow it (age runs up to 104): only the separator
+    assert [tok.vocab[i] for i in grammar.allowed(state)] == [", "]
+    grammar.advance(state, tok.id(", "))
     allowed = {tok.vocab[i] for i in grammar.allowed(state)}
-    assert "age" not in allowed and "gender" in allowed and "<eos>" not in allowed
-    grammar.advance(state, tok.id("bmi"))
-    grammar.advance(state, tok.id(" is "))
+    assert "age is " not in allowed and "gender is " in allowed and "<eos>" not in allowed
+    grammar.advance(state, tok.id("bmi is "))
     # bmi runs from 13.1 to 44.8: it starts with 1 to 4, never with "-" or "nan"
     assert {tok.vocab[i] for i in grammar.allowed(state)} == set("1234")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .text_rows import DIGITS, IS, MISSING, PAIR_SEP, Field, RowFormat, RowTokenizer
+from .text_rows import DIGITS, MISSING, PAIR_SEP, Field, RowFormat, RowTokenizer
 
 __all__ = ["RowGrammar"]
 
@@ -19,18 +19,21 @@ __all__ = ["RowGrammar"]
 class RowGrammar:
     """Which tokens may come next in a valid sentence: the rules behind guided decoding.
 
-    A sentence is ``pair, pair, ..., pair <eos>`` where each pair is a name not used yet,
-    ``" is "`` and a value valid for that name (one of its categories, a number within
-    its range written with its decimals, or ``nan`` when the column is nullable). The
-    anchor pair of the prompt is skipped. ``start()`` gives a fresh state, ``advance``
-    feeds it one token, ``allowed`` lists the token ids that keep the sentence valid.
+    A sentence is ``name is value, name is value, ... <eos>``; in tokens, a pair start
+    ``"name is "`` for a name not used yet, a value valid for that name (one of its
+    categories, a number within its range written with its decimals, or ``nan`` when
+    the column is nullable), then ``", "`` before the next pair or ``<eos>`` after the
+    last. The anchor pair of the prompt is skipped. ``start()`` gives a fresh state,
+    ``advance`` feeds it one token, ``allowed`` lists the token ids that keep the
+    sentence valid.
     """
 
     def __init__(self, fmt: RowFormat, tokenizer: RowTokenizer):
         self.fmt, self.tok = fmt, tokenizer
-        self.field_ids = {tokenizer.id(f.name): f for f in fmt.fields_}
-        self.is_id, self.sep_id, self.eos_id = tokenizer.id(IS), tokenizer.id(PAIR_SEP), tokenizer.eos_id
-        self.anchor_id = tokenizer.id(fmt.anchor) if fmt.anchor is not None else None
+        self.pair_ids = {tokenizer.id(tokenizer.pair_token(f.name)): f.name for f in fmt.fields_}
+        self.sep_id, self.eos_id = tokenizer.id(PAIR_SEP), tokenizer.eos_id
+        self.anchor_id = tokenizer.id(tokenizer.pair_token(fmt.anchor)) if fmt.anchor is not None else None
+        self.digit_ids = [tokenizer.id(d) for d in DIGITS]
         self._values: dict[str, dict[str, list[int]]] = {}  # field -> value prefix -> next token ids
         self._complete: dict[str, set[str]] = {}
 
@@ -56,34 +59,30 @@ class RowGrammar:
         token = int(token)
         if token == self.eos_id:
             state["done"] = True
-        elif state["phase"] == "name":
-            if token == self.anchor_id:
-                state["field"], state["phase"] = None, "is"
-            elif token in self.field_ids:  # (the instruction token leaves the state as it is)
-                state["field"], state["phase"] = self.field_ids[token].name, "is"
-        elif state["phase"] == "is":
-            state["phase"], state["value"] = "value", ""
-        elif state["phase"] == "value":
-            if token == self.sep_id:
-                if state["field"] is not None:
-                    state["used"].add(state["field"])
-                state["phase"], state["field"] = "name", None
-            else:
-                state["value"] += self.tok.vocab[token]
+        elif token == self.sep_id:
+            state["phase"] = "name"
+        elif token == self.anchor_id:
+            state["field"], state["phase"], state["value"] = None, "value", ""
+        elif token in self.pair_ids:
+            name = self.pair_ids[token]
+            state["used"].add(name)
+            state["field"], state["phase"], state["value"] = name, "value", ""
+        elif state["phase"] == "value":  # (the instruction token leaves the start state as it is)
+            state["value"] += self.tok.vocab[token]
+
+    def _after_value(self, state: dict[str, Any]) -> list[int]:
+        return [self.sep_id] if len(state["used"]) < len(self.pair_ids) else [self.eos_id]
 
     def allowed(self, state: dict[str, Any]) -> list[int]:
         """Token ids that keep the sentence valid from ``state``."""
         if state["done"]:
             return [self.tok.pad_id]
         if state["phase"] == "name":
-            return [i for i, f in self.field_ids.items() if f.name not in state["used"]]
-        if state["phase"] == "is":
-            return [self.is_id]
+            return [i for i, name in self.pair_ids.items() if name not in state["used"]]
         if state["field"] is None:  # the anchor's digits: not constrained
-            return [self.tok.id(d) for d in DIGITS] + [self.sep_id]
+            return self.digit_ids + (self._after_value(state) if state["value"] else [])
         nxt, complete = self._tables(self.fmt.field(state["field"]))
         ids = list(nxt.get(state["value"], []))
         if state["value"] in complete:
-            last = len(state["used"]) + 1 == len(self.fmt.fields_)
-            ids.append(self.eos_id if last else self.sep_id)
+            ids += self._after_value(state)
         return ids
