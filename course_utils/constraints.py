@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .values import python_scalar
+
 
 def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
@@ -331,8 +333,7 @@ class FixedCombinations(Constraint):
 
 def _plain(value: Any) -> Any:
     """A value as JSON would give it back (numpy scalars and floats that are whole become ints)."""
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = python_scalar(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -43,6 +43,14 @@ def number_to_datetime(values: Any, unit: str = "ns") -> np.ndarray:
     return out
 
 
+def python_scalar(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (``np.int64(3)`` -> ``3``); anything else unchanged.
+
+    For values that go into JSON, dict keys or a third-party library's validation.
+    """
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def column_numbers(series: pd.Series, kind: str) -> np.ndarray:
     """Float values of a numeric or datetime column of ``kind`` (NaN where missing or unreadable)."""
     if kind == "datetime":

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Metadata
+from ..values import python_scalar
 from .base import Synthesizer
 
 INSTALL_HINT = "install the optional extra: pip install -e .[peers]"
@@ -77,7 +78,7 @@ def to_sdv_metadata(metadata: Metadata) -> dict[str, Any]:
         if spec.kind in ("continuous", "integer"):
             col["sdtype"] = "numerical"
             if spec.bounds is not None:
-                col["range_min"], col["range_max"] = (_plain(v) for v in spec.bounds)
+                col["range_min"], col["range_max"] = (python_scalar(v) for v in spec.bounds)
             decimals = 0 if spec.kind == "integer" else spec.decimals
             if decimals is not None:
                 col["decimal_places"] = int(decimals)
@@ -85,18 +86,13 @@ def to_sdv_metadata(metadata: Metadata) -> dict[str, Any]:
             # a 0/1 column is a category to SDV: its boolean sdtype expects True/False
             col["sdtype"] = "categorical"
             levels = spec.categories if spec.kind == "categorical" else [0, 1]
-            col["range_values"] = [_plain(v) for v in levels]
+            col["range_values"] = [python_scalar(v) for v in levels]
         elif spec.kind == "datetime":
             col["sdtype"] = "datetime"
         else:  # the schema admits no other kind; a new one must be mapped here first
             raise ValueError(f"column {name!r}: no SDV sdtype for kind {spec.kind!r}")
         columns[str(name)] = col
     return {"METADATA_SPEC_VERSION": "V2", "tables": {TABLE: {"columns": columns}}, "relationships": []}
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python number SDV's metadata validation accepts."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 @contextmanager

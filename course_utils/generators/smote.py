@@ -35,6 +35,7 @@ from ..config import make_rng
 from ..encoding import TableEncoding
 from ..evaluation.closeness import closeness_filter, nearest_real_distance
 from ..schema import Metadata
+from ..values import python_scalar
 from .base import Synthesizer, repair_frame
 
 __all__ = [
@@ -151,7 +152,7 @@ def totals_for(y: Any, extra: Mapping[Any, int]) -> dict[Any, int]:
     for c, v in extra.items():
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
             raise ValueError(f"extra[{c!r}] must be a whole number of new rows >= 0, got {v!r}")
-    return {_plain(c): int(counts[c]) + int(extra.get(c, 0)) for c in sorted(counts.index)}
+    return {python_scalar(c): int(counts[c]) + int(extra.get(c, 0)) for c in sorted(counts.index)}
 
 
 def new_from_totals(y: Any, totals: Mapping[Any, int]) -> dict[Any, int]:
@@ -164,7 +165,7 @@ def new_from_totals(y: Any, totals: Mapping[Any, int]) -> dict[Any, int]:
         if t < counts[c]:
             raise ValueError(f"total for class {c!r} is {t}, below its {counts[c]} real rows; "
                              "imbalanced-learn's totals include the real rows")
-        out[_plain(c)] = int(t - counts[c])
+        out[python_scalar(c)] = int(t - counts[c])
     return out
 
 
@@ -180,10 +181,6 @@ def counts_in_proportion(n: int, weights: Mapping[Any, float]) -> dict[Any, int]
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[:short]] += 1
     return {k: int(c) for k, c in zip(keys, counts, strict=True)}
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 # -- the generator on the course contract ------------------------------------------------
@@ -260,11 +257,11 @@ class SMOTESynthesizer(Synthesizer):
         counts = y.value_counts()
         if len(counts) < 2:
             raise ValueError(
-                f"target {self.target!r} has a single class ({_plain(counts.index[0])!r}); SMOTE "
+                f"target {self.target!r} has a single class ({python_scalar(counts.index[0])!r}); SMOTE "
                 "needs at least two classes (use another generator for one-class data)"
             )
-        self.classes_ = [_plain(c) for c in counts.sort_index().index]
-        self.class_counts_ = {_plain(c): int(counts[c]) for c in counts.sort_index().index}
+        self.classes_ = [python_scalar(c) for c in counts.sort_index().index]
+        self.class_counts_ = {python_scalar(c): int(counts[c]) for c in counts.sort_index().index}
         self.features_ = [c for c in self.columns_ if c != self.target]
         if not self.features_:
             raise ValueError("the table has only the target column; SMOTE needs features")
@@ -427,7 +424,7 @@ class SMOTESynthesizer(Synthesizer):
         seed = int(rng.integers(2**31 - 1))
         # imbalanced-learn wants plain class labels: use each class's position in classes_.
         code = {c: i for i, c in enumerate(self.classes_)}
-        y_codes = np.array([code[_plain(v)] for v in self._y])
+        y_codes = np.array([code[python_scalar(v)] for v in self._y])
         totals = totals_for(y_codes, extra={code[c]: v for c, v in counts.items()})
         kw: dict[str, Any] = {"sampling_strategy": totals, "k_neighbors": self.k_neighbors, "random_state": seed}
         from imblearn.over_sampling import SMOTE, SMOTENC, BorderlineSMOTE
