@@ -98,8 +98,7 @@ def select_tree(codes: np.ndarray, sizes: Sequence[int], one_way: Sequence[np.nd
         candidates = [e for e in scores if component[e[0]] != component[e[1]]]
         idx = exponential_mechanism([scores[e] for e in candidates], epsilon, 1.0, rng)
         a, b = candidates[idx]
-        old, new = component[b], component[a]
-        component = [new if c == old else c for c in component]
+        component = _joined(component, a, b)
         edges.append((a, b))
     return edges
 
@@ -392,6 +391,12 @@ class MSTSynthesizer(Synthesizer):
         return pd.DataFrame(rows).set_index("step")
 
 
+def _joined(component: list[int], a: int, b: int) -> list[int]:
+    """Connected parts after adding the edge ``(a, b)``: ``b``'s part joins ``a``'s."""
+    old, new = component[b], component[a]
+    return [new if c == old else c for c in component]
+
+
 def public_tree(tree: str | Sequence[tuple[str, str]] | None,
                 names: Sequence[str]) -> list[tuple[int, int]] | None:
     """The edges (as variable indices) of a tree given in advance, checked; ``None`` if none.
@@ -414,8 +419,7 @@ def public_tree(tree: str | Sequence[tuple[str, str]] | None,
         a, b = index[pair[0]], index[pair[1]]
         if component[a] == component[b]:
             raise ValueError(f"tree: the pair {pair!r} closes a cycle; a tree has none")
-        old = component[b]
-        component = [component[a] if c == old else c for c in component]
+        component = _joined(component, a, b)
         edges.append((a, b))
     if len(edges) != len(names) - 1:
         raise ValueError(f"tree: {len(edges)} pairs do not join all {len(names)} columns "
