@@ -25,11 +25,6 @@ from .persistence_tables import ARRAY_KINDS
 COURSE_CLASSES: dict[str, str] = {
     "course_utils.schema:ColumnSpec": "course_utils.schema",
     "course_utils.schema:Metadata": "course_utils.schema",
-    "course_utils.constraints:SumOf": "course_utils.constraints",
-    "course_utils.constraints:Threshold": "course_utils.constraints",
-    "course_utils.constraints:Bins": "course_utils.constraints",
-    "course_utils.constraints:Inequality": "course_utils.constraints",
-    "course_utils.constraints:SurvivalPair": "course_utils.constraints",
     "course_utils.transform:Span": "course_utils.transform",
     "course_utils.transform:_Scaler": "course_utils.transform",
     "course_utils.transform:TabularTransformer": "course_utils.transform",
@@ -62,14 +57,19 @@ def class_key(cls: type) -> str:
 
 
 def allowed_classes() -> dict[str, str]:
-    """:data:`COURSE_CLASSES` plus every registered generator class, ``key -> module``.
+    """:data:`COURSE_CLASSES`, every rule of :data:`course_utils.constraints.RULES` and every
+    registered generator class, ``key -> module``.
 
     The generator registry names each class by module and name, so its keys are known
-    without importing anything; a file still only picks an entry by its key.
+    without importing anything; a file still only picks an entry by its key. Rules come
+    from the one list that also reads them back from metadata files, so a new rule can
+    be saved without a second list to keep in step.
     """
+    from .constraints import RULES
     from .generators.registry import registry
 
     allowed = dict(COURSE_CLASSES)
+    allowed.update({class_key(rule): rule.__module__ for rule in RULES.values()})
     for entry in registry():
         module = f"course_utils.generators{entry.module}" if entry.module.startswith(".") else entry.module
         if module.startswith("course_utils."):

@@ -225,3 +225,22 @@ def test_generators_keep_a_fixed_combination(name):
     if name == "IndependentMarginals":  # without the rule, pregnant men appear
         assert constraint_violations(plain, [NO_PREGNANT_MEN])[str(NO_PREGNANT_MEN)] > 0
     assert constraint_violations(ruled, [NO_PREGNANT_MEN])[str(NO_PREGNANT_MEN)] == 0
+
+
+def test_a_generator_with_every_kind_of_rule_is_saved_and_loaded(tmp_path):
+    from course_utils.constraints import RULES as ALL_RULES
+    from course_utils.generators.baselines import IndependentMarginals
+
+    df = maternity_table().assign(n_flags=lambda d: d["pregnant"] + (d["age"] >= 65).astype(int),
+                                  senior=lambda d: (d["age"] >= 65).astype(int),
+                                  band=lambda d: pd.Categorical(np.where(d["age"] < 50, "young", "old")),
+                                  stay=lambda d: d["age"] % 7, fu=7)
+    rules = [NO_PREGNANT_MEN, SumOf("n_flags", ["pregnant", "senior"]), Threshold("senior", "age", 65),
+             Bins("age", [50], ["young", "old"], column="band"), Inequality("stay", "age"),
+             SurvivalPair("stay", "pregnant", max_followup=7)]
+    assert {type(r) for r in rules} == set(ALL_RULES.values())  # a new kind of rule joins this test
+    gen = IndependentMarginals(random_state=0).fit(df, infer_metadata(df).with_constraints(rules))
+    path = gen.save(tmp_path / "ruled.cugen")
+    back = IndependentMarginals.load(path)
+    assert [str(r) for r in back.metadata_.constraints] == [str(r) for r in rules]
+    pd.testing.assert_frame_equal(back.sample(50, random_state=1), gen.sample(50, random_state=1))
