@@ -38,6 +38,7 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.encoding:TableEncoding": "course_utils.encoding",
     "course_utils.evaluation.distances:MixedEncoder": "course_utils.evaluation.distances",
     "course_utils.generators.closeness_guard:ClosenessGuard": "course_utils.generators.closeness_guard",
+    "course_utils.generators.guarded:GuardedSynthesizer": "course_utils.generators.guarded",
     "course_utils.generators.neural:MarginalCalibrator": "course_utils.generators.neural",
     "course_utils.generators.dp_domain:Variable": "course_utils.generators.dp_domain",
     "course_utils.generators.dp_domain:PublicDomain": "course_utils.generators.dp_domain",

@@ -5,7 +5,8 @@ The list of generators lives in one place, :mod:`.registry`:
 ``pd.DataFrame(registry_table())`` shows them as a table. Every registered class
 is importable from here (``from course_utils.generators import CARTSynthesizer``);
 the torch-based ones are imported on first use, so the classical lessons do not
-pay for loading torch.
+pay for loading torch. :class:`~.guarded.GuardedSynthesizer` puts the closeness guard
+around any of them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .base import Synthesizer, check_table, repair_frame
 from .baselines import IndependentMarginals, NoisyCopies
 from .cart import CARTSynthesizer
 from .copula import GaussianCopula
+from .guarded import GuardedSynthesizer
 from .registry import GeneratorEntry, get_generator, register_generator, registry, registry_table
 from .smote import SMOTESynthesizer
 
@@ -29,6 +31,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Synthesizer", "IndependentMarginals", "NoisyCopies", "GaussianCopula", "SMOTESynthesizer",
-    "CARTSynthesizer", "VAESynthesizer", "GANSynthesizer", "check_table", "repair_frame",
+    "CARTSynthesizer", "GuardedSynthesizer", "VAESynthesizer", "GANSynthesizer", "check_table", "repair_frame",
     "GeneratorEntry", "get_generator", "register_generator", "registry", "registry_table",
 ]

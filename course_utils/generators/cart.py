@@ -59,7 +59,7 @@ partially synthetic public use microdata", Journal of Official Statistics 21(3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,16 +67,15 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from ..constraints import apply_constraints
 from ..schema import number_to_datetime
 from .base import Synthesizer, repair_frame
 from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
 from .cart_plan import METHODS, Variable, encode_variables, plan_variables
-from .closeness_guard import ClosenessGuard, check_factor
+from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor
 
 __all__ = ["CARTSynthesizer", "METHODS"]
 
-class CARTSynthesizer(Synthesizer):
+class CARTSynthesizer(GuardedDraws, Synthesizer):
     """Sequential CART synthesis (synthpop-style); see the module docstring for the method.
 
     Args:
@@ -273,51 +272,8 @@ class CARTSynthesizer(Synthesizer):
         raise ValueError(f"column {column!r} is not in the table")
 
     # -- sampling ----------------------------------------------------------------------
-    def sample(
-        self,
-        n: int,
-        conditions: Mapping[str, Any] | None = None,
-        random_state: int | None = None,
-    ) -> pd.DataFrame:
-        """Draw ``n`` rows (see :meth:`Synthesizer.sample`); with a closeness guard, rows too
-        close to a training patient are replaced and ``closeness_rejection_rate_`` is updated."""
-        self._check_fitted()
-        self._guard_tally = [0, 0]  # rows drawn, rows kept by the guard in this call
-        try:
-            return super().sample(n, conditions, random_state)
-        finally:
-            drawn, kept = self._guard_tally
-            self.closeness_rejection_rate_ = 1.0 - kept / drawn if drawn else 0.0
-
-    def _draw_repaired(
-        self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator
-    ) -> pd.DataFrame:
-        guard = getattr(self, "closeness_guard_", None)
-        if guard is None:
-            return super()._draw_repaired(n, conditions, rng)
-        # The guard judges rows as they will be shared: repaired (rounding, one-hot fixing) and
-        # with derived columns rebuilt, since either can turn a near copy into an exact one.
-        rules = getattr(self.metadata_, "constraints", [])
-        kept: list[pd.DataFrame] = []
-        n_kept = drawn = 0
-        batch = n
-        while n_kept < n:
-            if drawn >= self.max_rejection_draws * n:
-                raise RuntimeError(
-                    f"closeness_guard={self.closeness_guard}: only {n_kept} of {drawn} rows drawn "
-                    f"were far enough from every training patient (needed {n}); lower "
-                    "closeness_guard, or raise min_samples_leaf so that fewer rows copy a patient"
-                )
-            rows = apply_constraints(super()._draw_repaired(batch, conditions, rng), rules)
-            ok = guard.keep(rows)
-            kept.append(rows[ok])
-            n_kept += int(ok.sum())
-            drawn += batch
-            self._guard_tally[0] += batch
-            self._guard_tally[1] += int(ok.sum())
-            rate = max(float(ok.mean()), 1.0 / self.max_rejection_draws)
-            batch = max(int(np.ceil(1.2 * (n - n_kept) / rate)), 10)
-        return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
+    def _guard_advice(self) -> str:
+        return "lower closeness_guard, or raise min_samples_leaf so that fewer rows copy a patient"
 
     def _plan_conditions(
         self, conditions: dict[str, Any] | None

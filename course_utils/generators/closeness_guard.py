@@ -24,13 +24,21 @@ copies a lot.
 
 What it does not do: it gives no formal guarantee (that is differential privacy,
 lesson 10), and it cannot see closeness to patients outside the training table.
+
+:class:`GuardedDraws` is the sampling loop a generator mixes in to apply the guard
+(:class:`~course_utils.generators.cart.CARTSynthesizer` and
+:class:`~course_utils.generators.guarded.GuardedSynthesizer`, which puts the guard
+around any generator).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from ..constraints import apply_constraints
 from ..evaluation.distances import fit_encoder, nearest_distances
 from ..schema import Metadata
 
@@ -83,3 +91,56 @@ def check_factor(factor: object) -> float:
     if not np.isfinite(factor) or factor < 0:
         raise ValueError(f"closeness_guard must be a finite number >= 0 (or None), got {factor!r}")
     return float(factor)
+
+
+class GuardedDraws:
+    """Mixed into a :class:`~course_utils.generators.base.Synthesizer` (listed before it): rows
+    the fitted guard ``closeness_guard_`` refuses are replaced by new draws.
+
+    The generator provides ``closeness_guard`` (the factor), ``closeness_guard_`` (a fitted
+    :class:`ClosenessGuard`, or ``None`` for no guard) and ``max_rejection_draws``, and
+    may override :meth:`_guard_advice`. After each ``sample`` call,
+    ``closeness_rejection_rate_`` is the share of drawn rows the guard threw away.
+    """
+
+    def sample(self, n: int, conditions: Any = None, random_state: Any = None) -> pd.DataFrame:
+        """Draw ``n`` rows (see :meth:`Synthesizer.sample`); rows too close to a training
+        patient are replaced and ``closeness_rejection_rate_`` is updated."""
+        self._check_fitted()
+        self._guard_tally = [0, 0]  # rows drawn, rows kept by the guard in this call
+        try:
+            return super().sample(n, conditions, random_state)
+        finally:
+            drawn, kept = self._guard_tally
+            self.closeness_rejection_rate_ = 1.0 - kept / drawn if drawn else 0.0
+
+    def _guard_advice(self) -> str:
+        return "lower closeness_guard, or use settings under which the generator copies less"
+
+    def _draw_repaired(self, n: int, conditions: Any, rng: np.random.Generator) -> pd.DataFrame:
+        guard = getattr(self, "closeness_guard_", None)
+        draw = super()._draw_repaired
+        if guard is None:
+            return draw(n, conditions, rng)
+        # The guard judges rows as they will be shared: repaired (rounding, one-hot fixing) and
+        # with derived columns rebuilt, since either can turn a near copy into an exact one.
+        rules = getattr(self.metadata_, "constraints", [])
+        kept: list[pd.DataFrame] = []
+        n_kept = drawn = 0
+        batch = n
+        while n_kept < n:
+            if drawn >= self.max_rejection_draws * n:
+                raise RuntimeError(
+                    f"closeness_guard={self.closeness_guard}: only {n_kept} of {drawn} rows drawn "
+                    f"were far enough from every training patient (needed {n}); {self._guard_advice()}"
+                )
+            rows = apply_constraints(draw(batch, conditions, rng), rules)
+            ok = guard.keep(rows)
+            kept.append(rows[ok])
+            n_kept += int(ok.sum())
+            drawn += batch
+            self._guard_tally[0] += batch
+            self._guard_tally[1] += int(ok.sum())
+            rate = max(float(ok.mean()), 1.0 / self.max_rejection_draws)
+            batch = max(int(np.ceil(1.2 * (n - n_kept) / rate)), 10)
+        return pd.concat(kept, ignore_index=True).iloc[:n].reset_index(drop=True)
