@@ -31,6 +31,17 @@ def whas500() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def whas500_split(whas500):
+    """``(train, holdout, metadata)`` of WHAS500, split as every lesson splits it."""
+    from course_utils.config import SEED
+    from course_utils.data import train_holdout_split
+    from course_utils.schema import infer_metadata
+
+    train, holdout = train_holdout_split(whas500, stratify="fstat", random_state=SEED)
+    return train, holdout, infer_metadata(whas500)
+
+
+@pytest.fixture(scope="session")
 def stroke():
     from course_utils.data import load_stroke
 

@@ -15,13 +15,11 @@ from course_utils.evaluation.distances import fit_encoder, nearest_distances
 from course_utils.evaluation.privacy import dcr, exact_match_rate
 from course_utils.generators import CARTSynthesizer
 from course_utils.generators.closeness_guard import ClosenessGuard
-from course_utils.schema import infer_metadata
 
 
 @pytest.fixture(scope="module")
-def split(whas500):
-    train, holdout = train_holdout_split(whas500, stratify="fstat", random_state=SEED)
-    return train, holdout, infer_metadata(whas500)
+def split(whas500_split):
+    return whas500_split
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from course_utils.config import SEED
 from course_utils.constraints import Inequality, constraint_violations
-from course_utils.data import train_holdout_split
 from course_utils.evaluation.privacy import dcr, exact_match_rate
 from course_utils.generators import (
     CARTSynthesizer,
@@ -19,13 +17,11 @@ from course_utils.generators import (
     NoisyCopies,
     Synthesizer,
 )
-from course_utils.schema import infer_metadata
 
 
 @pytest.fixture(scope="module")
-def split(whas500):
-    train, holdout = train_holdout_split(whas500, stratify="fstat", random_state=SEED)
-    return train, holdout, infer_metadata(whas500)
+def split(whas500_split):
+    return whas500_split
 
 
 @pytest.fixture(scope="module")
