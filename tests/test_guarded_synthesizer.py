@@ -20,19 +20,14 @@ from course_utils.generators import (
 
 
 @pytest.fixture(scope="module")
-def split(whas500_split):
-    return whas500_split
-
-
-@pytest.fixture(scope="module")
-def guarded_copies(split):
-    train, _, meta = split
+def guarded_copies(whas500_split):
+    train, _, meta = whas500_split
     return GuardedSynthesizer(NoisyCopies(noise=0.05, flip=0.2, random_state=0), closeness_guard=1.0,
                               random_state=0).fit(train, meta)
 
 
-def test_the_guard_keeps_a_leaky_generator_away_from_its_patients(split, guarded_copies):
-    train, holdout, meta = split
+def test_the_guard_keeps_a_leaky_generator_away_from_its_patients(whas500_split, guarded_copies):
+    train, holdout, meta = whas500_split
     leaky = NoisyCopies(noise=0.05, flip=0.2, random_state=0).fit(train, meta).sample(len(train), random_state=1)
     guarded = guarded_copies.sample(len(train), random_state=1)
     assert len(guarded) == len(train)
@@ -45,8 +40,8 @@ def test_the_guard_keeps_a_leaky_generator_away_from_its_patients(split, guarded
     assert 0.5 < guarded_copies.closeness_rejection_rate_ < 1
 
 
-def test_the_rows_and_their_types_are_the_wrapped_generators(split):
-    train, _, meta = split
+def test_the_rows_and_their_types_are_the_wrapped_generators(whas500_split):
+    train, _, meta = whas500_split
     inner = GaussianCopula(random_state=3)
     gen = GuardedSynthesizer(inner, closeness_guard=0, random_state=0).fit(train, meta)
     assert not hasattr(inner, "metadata_")  # the generator passed in stays unfitted
@@ -60,8 +55,8 @@ def test_the_rows_and_their_types_are_the_wrapped_generators(split):
     pd.testing.assert_frame_equal(again.sample(200), direct)
 
 
-def test_same_seed_same_rows_and_a_new_seed_new_rows(split):
-    train, _, meta = split
+def test_same_seed_same_rows_and_a_new_seed_new_rows(whas500_split):
+    train, _, meta = whas500_split
 
     def draw(seed):
         return GuardedSynthesizer(NoisyCopies(random_state=0), random_state=seed).fit(train, meta).sample(80)
@@ -70,8 +65,8 @@ def test_same_seed_same_rows_and_a_new_seed_new_rows(split):
     assert not draw(1).equals(draw(2))
 
 
-def test_conditions_follow_the_wrapped_generator(split):
-    train, _, meta = split
+def test_conditions_follow_the_wrapped_generator(whas500_split):
+    train, _, meta = whas500_split
     cart = GuardedSynthesizer(CARTSynthesizer(random_state=0), random_state=0).fit(train, meta)
     women = cart.sample(60, conditions={"gender": "female"})
     assert (women["gender"] == "female").all()
@@ -80,8 +75,8 @@ def test_conditions_follow_the_wrapped_generator(split):
         copies.sample(5, conditions={"gender": "female"})
 
 
-def test_rules_between_columns_hold_in_every_row(split):
-    train, _, meta = split
+def test_rules_between_columns_hold_in_every_row(whas500_split):
+    train, _, meta = whas500_split
     rule = Inequality("diasbp", "sysbp")
     gen = GuardedSynthesizer(IndependentMarginals(random_state=0), random_state=0)
     out = gen.fit(train, meta.with_constraints([rule])).sample(300)
@@ -89,7 +84,7 @@ def test_rules_between_columns_hold_in_every_row(split):
     assert gen.closeness_guard_.keep(out).all()
 
 
-def test_saved_and_loaded_it_draws_the_same_rows(split, guarded_copies, tmp_path):
+def test_saved_and_loaded_it_draws_the_same_rows(whas500_split, guarded_copies, tmp_path):
     path = guarded_copies.save(tmp_path / "guarded.cugen")
     back = Synthesizer.load(path)
     assert isinstance(back, GuardedSynthesizer) and isinstance(back.generator_, NoisyCopies)
@@ -104,8 +99,8 @@ def test_a_scikit_learn_meta_estimator(guarded_copies):
     assert "generator=NoisyCopies(flip=0.2" in repr(guarded_copies)
 
 
-def test_bad_settings_and_a_generator_that_only_copies_get_clear_errors(split):
-    train, _, meta = split
+def test_bad_settings_and_a_generator_that_only_copies_get_clear_errors(whas500_split):
+    train, _, meta = whas500_split
     with pytest.raises(TypeError, match="generator must be a course generator"):
         GuardedSynthesizer("vae").fit(train, meta)
     with pytest.raises(ValueError, match="closeness_guard must be a finite number >= 0"):
