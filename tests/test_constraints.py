@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from course_utils.benchmarks.realism import CLINIC_GRADES, CLINIC_STUDY_DAYS, clinic_rules
+from course_utils.benchmarks.realism import clinic_table as realism_clinic_table
 from course_utils.constraints import (
     Bins,
     FixedCombinations,
@@ -21,45 +23,14 @@ from course_utils.data import load_stroke
 from course_utils.generators import registry
 from course_utils.schema import Metadata, infer_metadata, learn_decimals, validate
 
-STUDY_DAYS = 1500
-GRADES = ["mild", "moderate", "severe"]
+STUDY_DAYS = CLINIC_STUDY_DAYS
+GRADES = CLINIC_GRADES
+RULES = clinic_rules()
 
 
 def clinic_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
-    """A table with a derived group, a threshold flag, an inequality, a censored survival pair and lab values."""
-    rng = np.random.default_rng(seed)
-    age = rng.integers(35, 95, n)
-    score = rng.integers(0, 31, n)
-    sysbp = rng.integers(100, 200, n)
-    diasbp = sysbp - rng.integers(20, 70, n)
-    enrol = rng.integers(0, 1000, n)
-    possible = STUDY_DAYS - enrol  # administrative censoring at the end of the study
-    event_time = np.ceil(rng.exponential(300 + 10 * (95 - age)))
-    dropout = np.ceil(rng.exponential(3000, n))
-    time = np.minimum.reduce([event_time, dropout, possible]).astype(int)
-    event = ((event_time <= dropout) & (event_time <= possible)).astype(int)
-    return pd.DataFrame({
-        "age": age,
-        "old": (age >= 75).astype(int),
-        "score": score,
-        "grade": pd.Categorical(np.array(GRADES)[np.searchsorted([5, 15], score, side="right")],
-                                categories=GRADES),
-        "sysbp": sysbp,
-        "diasbp": diasbp,
-        "possible_fu": possible,
-        "time": time,
-        "event": event,
-        "hb": np.round(rng.normal(13.0, 1.5, n), 1),
-        "tsh": np.round(rng.lognormal(0.5, 0.4, n), 3),
-    })
-
-
-RULES = [
-    Threshold("old", "age", 75),
-    Bins("score", [5, 15], GRADES, column="grade"),
-    Inequality("diasbp", "sysbp"),
-    SurvivalPair("time", "event", max_followup=STUDY_DAYS, followup="possible_fu"),
-]
+    """The realism benchmark's constructed table, smaller: every rule of RULES holds in it."""
+    return realism_clinic_table(n, seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from course_utils.benchmarks.generators import load_split
-from course_utils.benchmarks.realism import accepted_rules, before_after
+from course_utils.benchmarks.realism import accepted_rules, before_after, combine, load_table
 from course_utils.constraints import constraint_violations
 
 
-@pytest.mark.parametrize("name", ["stroke", "whas500"])
+@pytest.mark.parametrize("name", ["stroke", "whas500", "veterans", "clinic"])
 def test_accepted_rules_hold_on_the_training_part(name):
-    train, _, meta, _ = load_split(name)
+    train, _, meta, _ = load_table(name)
     rules = accepted_rules(name, train, meta)
     assert rules and set(constraint_violations(train, rules).values()) == {0}
     if name == "stroke":  # derived columns only: a chance inequality is not accepted
@@ -20,14 +19,35 @@ def test_accepted_rules_hold_on_the_training_part(name):
         assert all(r.derived for r in rules)
 
 
-def test_before_after_averages_seeds_and_splits_rules_off_and_on():
-    runs = pd.DataFrame([
-        {"dataset": "t", "generator": "G", "seed": s, "rules": r, "detection_auc": auc,
-         "quality": 0.9, "dcr_share": 0.5, "rows_breaking_a_rule": 0.0 if r else 0.2,
-         "rejection_rate": 0.1 if r else 0.0}
-        for s, r, auc in [(0, False, 0.8), (1, False, 0.9), (0, True, 0.6), (1, True, 0.7)]
+def runs_of(rows):
+    return pd.DataFrame([
+        {"dataset": "t", "generator": "G", "seed": s, "variant": v, "detection_auc": auc,
+         "detection_auc_holdout": 0.5, "quality": 0.9, "dcr_share": 0.6 if v == "plain" else 0.5,
+         "rows_breaking_a_rule": 0.2 if v == "plain" else 0.0, "rejection_rate": 0.0 if v == "plain" else 0.1}
+        for s, v, auc in rows
     ])
+
+
+def test_before_after_averages_seeds_and_splits_the_three_variants():
+    runs = runs_of([(0, "plain", 0.8), (1, "plain", 0.9), (0, "rules", 0.6), (1, "rules", 0.7),
+                    (0, "rules+guard", 0.55), (1, "rules+guard", 0.5)])
     table = before_after(runs).set_index("generator")
     assert table.loc["G", "detection_auc_without"] == pytest.approx(0.85)
     assert table.loc["G", "detection_auc_with"] == pytest.approx(0.65)
+    assert table.loc["G", "detection_auc_guarded"] == pytest.approx(0.525)
     assert table.loc["G", "rows_breaking_a_rule_without"] == pytest.approx(0.2)
+    assert table.loc["G", "dcr_share_with"] == pytest.approx(0.5)
+
+
+def test_appended_runs_replace_the_same_run_and_keep_the_others():
+    old = runs_of([(0, "plain", 0.8), (0, "rules", 0.6)])
+    new = runs_of([(0, "rules", 0.55), (1, "rules", 0.65)])
+    both = combine(old, new).set_index(["seed", "variant"])["detection_auc"]
+    assert both.to_dict() == {(0, "plain"): 0.8, (0, "rules"): 0.55, (1, "rules"): 0.65}
+
+
+def test_the_constructed_table_and_a_course_table_are_split_for_the_benchmark():
+    train, holdout, meta, target = load_table("clinic")
+    assert target == "event" and len(train) + len(holdout) == 400
+    assert set(constraint_violations(pd.concat([train, holdout]), accepted_rules("clinic", train, meta)).values()) == {0}
+    assert load_table("veterans")[3] == "status"

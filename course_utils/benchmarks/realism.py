@@ -1,16 +1,29 @@
 """Can a classifier tell synthetic rows from real ones, without and with the tables' rules?
 
 ``python -m course_utils benchmark realism [--only NAME,NAME] [--seeds 0,1,2]
-[--datasets stroke,whas500] [--fast] [--out benchmarks/results/realism.json]``
+[--datasets stroke,whas500,veterans,clinic] [--fast] [--append] [--out benchmarks/results/realism.json]``
 
 For each generator (registry; default: the five of :data:`DEFAULT_ONLY`) and each
 table, the protocol of ``benchmark generators`` (70/30 split, fit on the training part,
-sample as many rows) is run twice: with the table's plain metadata, and with the
-accepted rules of :func:`accepted_rules` in ``metadata.constraints``. Each run reports
-the GBM detection AUC (0.5 ideal; the real holdout's is given as the reference), the
-quality score, the DCR share (0.5 = no closer to training than to new patients, so a
-gain in realism is not bought with copying), the share of rows breaking a rule, and
-the rejection rate. Precision (each column's decimals) is on in both runs.
+sample as many rows) is run three times (the ``variant`` column):
+
+- ``plain``: the table's metadata without rules;
+- ``rules``: the accepted rules of :func:`accepted_rules` in ``metadata.constraints``;
+- ``rules+guard``: the same, with the generator wrapped in
+  :class:`~course_utils.generators.guarded.GuardedSynthesizer` (closeness guard 1.0,
+  learnt from the training rows), so that realism is judged next to a generator that
+  keeps its distance from the training patients (CART, whose registered settings
+  already guard, runs as it is).
+
+Each run reports the GBM detection AUC (0.5 ideal; the real holdout's is given as the
+reference), the quality score, the DCR share (0.5 = no closer to training than to new
+patients, so a gain in realism is not bought with copying), the share of rows breaking a
+rule, and the rejection rates (rules; guard). Precision (each column's decimals) is on in
+every run. The tables: the three course tables and ``clinic``, a constructed table
+(:func:`clinic_table`) with a derived group, a threshold flag, an inequality, a survival
+pair under administrative censoring and lab values at one and three decimals.
+``--append`` adds the runs to those already in ``--out`` (a run of the same table,
+generator, seed and variant is replaced), so that slow generators can be run apart.
 """
 
 from __future__ import annotations
@@ -21,19 +34,85 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-DATASETS = ("stroke", "whas500")
+DATASETS = ("stroke", "whas500", "veterans", "clinic")
 DEFAULT_ONLY = ("IndependentMarginals", "GaussianCopula", "CARTSynthesizer", "VAESynthesizer", "GANSynthesizer")
+VARIANTS = ("plain", "rules", "rules+guard")
+SUFFIX = {"plain": "without", "rules": "with", "rules+guard": "guarded"}
+CLINIC_STUDY_DAYS = 1500
+CLINIC_GRADES = ["mild", "moderate", "severe"]
+
+
+def clinic_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A constructed clinical table whose rules are known: every rule of :func:`clinic_rules` holds.
+
+    ``old`` is ``age >= 75``; ``grade`` bins ``score`` at 5 and 15; ``diasbp < sysbp``;
+    patients enrol over 1,000 days of a 1,500-day study, so ``time`` (days to the event
+    or to censoring) is at most ``possible_fu``, the follow-up still possible at
+    enrolment (administrative censoring); ``hb`` has one decimal and ``tsh`` three.
+    """
+    rng = np.random.default_rng(seed)
+    age = rng.integers(35, 95, n)
+    score = rng.integers(0, 31, n)
+    sysbp = rng.integers(100, 200, n)
+    diasbp = sysbp - rng.integers(20, 70, n)
+    enrol = rng.integers(0, 1000, n)
+    possible = CLINIC_STUDY_DAYS - enrol
+    event_time = np.ceil(rng.exponential(300 + 10 * (95 - age)))
+    dropout = np.ceil(rng.exponential(3000, n))
+    time_ = np.minimum.reduce([event_time, dropout, possible]).astype(int)
+    event = ((event_time <= dropout) & (event_time <= possible)).astype(int)
+    return pd.DataFrame({
+        "age": age,
+        "old": (age >= 75).astype(int),
+        "score": score,
+        "grade": pd.Categorical(np.array(CLINIC_GRADES)[np.searchsorted([5, 15], score, side="right")],
+                                categories=CLINIC_GRADES),
+        "sysbp": sysbp,
+        "diasbp": diasbp,
+        "possible_fu": possible,
+        "time": time_,
+        "event": event,
+        "hb": np.round(rng.normal(13.0, 1.5, n), 1),
+        "tsh": np.round(rng.lognormal(0.5, 0.4, n), 3),
+    })
+
+
+def clinic_rules() -> list[Any]:
+    """The rules :func:`clinic_table` was built with."""
+    from ..constraints import Bins, Inequality, SurvivalPair, Threshold
+
+    return [Threshold("old", "age", 75), Bins("score", [5, 15], CLINIC_GRADES, column="grade"),
+            Inequality("diasbp", "sysbp"),
+            SurvivalPair("time", "event", max_followup=CLINIC_STUDY_DAYS, followup="possible_fu")]
+
+
+def load_table(name: str) -> tuple[pd.DataFrame, pd.DataFrame, Any, str]:
+    """``(train, holdout, metadata, target)``: a course table, or the constructed ``clinic`` table."""
+    from .generators import load_split
+
+    if name != "clinic":
+        return load_split(name)
+    from ..config import SEED
+    from ..data import train_holdout_split
+    from ..schema import infer_metadata
+
+    df = clinic_table()
+    train, holdout = train_holdout_split(df, stratify="event", random_state=SEED)
+    return train, holdout, infer_metadata(df), "event"
 
 
 def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
-    """The rules a clinician would accept for a course table.
+    """The rules a clinician would accept for a table.
 
     Stroke: every derived column :func:`discover_constraints` proposes (sums,
     thresholds, severity bins; all true by definition), none of its chance
     inequalities. WHAS500: ``diasbp < sysbp`` and the survival pair
-    ``(lenfol, fstat)`` bounded by the study's longest follow-up.
+    ``(lenfol, fstat)`` bounded by the study's longest follow-up. Veterans: the survival
+    pair ``(survival_days, status)`` bounded by the longest follow-up. Clinic: the rules
+    it was built with (:func:`clinic_rules`).
     """
     from ..constraints import Inequality, SurvivalPair, discover_constraints
 
@@ -42,18 +121,26 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
     if name == "whas500":
         return [Inequality("diasbp", "sysbp"),
                 SurvivalPair("lenfol", "fstat", max_followup=float(meta["lenfol"].bounds[1]))]
+    if name == "veterans":
+        return [SurvivalPair("survival_days", "status", max_followup=float(meta["survival_days"].bounds[1]))]
+    if name == "clinic":
+        return clinic_rules()
     return []
 
 
 def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, target: str,
-            seed: int, fast: bool, rules: list[Any], judged_by: list[Any]) -> dict[str, Any]:
-    """Fit, sample and score one generator with ``rules`` (empty: none), counting rows that break ``judged_by``."""
+            seed: int, fast: bool, rules: list[Any], judged_by: list[Any], guard: bool = False) -> dict[str, Any]:
+    """Fit, sample and score one generator with ``rules`` (empty: none), counting rows that break
+    ``judged_by``; with ``guard``, the generator is wrapped in a closeness guard of factor 1."""
     from ..constraints import rows_satisfying
     from ..evaluation import quality_score
     from ..evaluation.detection import detection_auc
     from ..evaluation.privacy import dcr
+    from ..generators import GuardedSynthesizer
 
     gen = entry.make(seed, fast=fast, target=target) if entry.target else entry.make(seed, fast=fast)
+    if guard and getattr(gen, "closeness_guard", None) is None:  # CART's registered settings guard already
+        gen = GuardedSynthesizer(gen, closeness_guard=1.0, random_state=seed)
     start = time.perf_counter()
     gen.fit(train, meta.with_constraints(rules) if rules else meta)
     synthetic = gen.sample(len(train), random_state=seed)
@@ -63,15 +150,17 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
         "quality": quality_score(train, synthetic.iloc[: len(holdout)], meta)["overall"],
         "dcr_share": dcr(train, synthetic, holdout, meta).share_closer_to_train,
         "rows_breaking_a_rule": float(1 - rows_satisfying(synthetic, judged_by).mean()),
-        "rejection_rate": float(getattr(gen, "rejection_rate_", 0.0)),
+        # a wrapped generator keeps the rules itself: its rate (of the last batch the guard drew) is the one to read
+        "rejection_rate": float(getattr(getattr(gen, "generator_", gen), "rejection_rate_", 0.0)),
+        "guard_rejection_rate": float(getattr(gen, "closeness_rejection_rate_", 0.0)),
     }
 
 
-def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY) -> pd.DataFrame:
-    """One row per (dataset, generator, seed, rules off/on), or an ``error``."""
+def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY,
+                  variants=VARIANTS) -> pd.DataFrame:
+    """One row per (dataset, generator, seed, variant), or an ``error``."""
     from ..evaluation.detection import detection_auc
     from ..generators import registry
-    from .generators import load_split
 
     entries = [e for e in registry() if e.name in only]
     unknown = set(only) - {e.name for e in entries}
@@ -79,17 +168,18 @@ def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAUL
         raise ValueError(f"unknown generator(s) in --only: {sorted(unknown)}")
     rows = []
     for name in datasets:
-        train, holdout, meta, target = load_split(name)
+        train, holdout, meta, target = load_table(name)
         rules = accepted_rules(name, train, meta)
         for seed in seeds:
             reference = detection_auc(train, holdout, "gbm", meta, random_state=seed)
             for entry in entries:
-                for with_rules in (False, True):
+                for variant in variants:
                     row: dict[str, Any] = {"dataset": name, "generator": entry.name, "seed": seed,
-                                           "rules": with_rules, "detection_auc_holdout": reference}
+                                           "variant": variant, "detection_auc_holdout": reference}
                     try:
                         row.update(one_run(entry, train, holdout, meta, target, seed, fast,
-                                           rules if with_rules else [], rules))
+                                           [] if variant == "plain" else rules, rules,
+                                           guard=variant == "rules+guard"))
                     except Exception as exc:  # one failure must not stop the table
                         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
                     print(row, flush=True)
@@ -98,32 +188,53 @@ def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAUL
 
 
 def before_after(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds, one row per table and generator: each metric without and with rules."""
+    """Mean over seeds, one row per table and generator: each metric per variant
+    (suffix ``_without``: no rules, ``_with``: rules, ``_guarded``: rules and the guard)."""
     ok = runs[runs["error"].isna()] if "error" in runs.columns else runs
-    metrics = ["detection_auc", "quality", "dcr_share", "rows_breaking_a_rule", "rejection_rate"]
-    mean = ok.groupby(["dataset", "generator", "rules"], sort=False)[metrics].mean().unstack("rules")
-    mean.columns = [f"{m}_{'with' if r else 'without'}" for m, r in mean.columns]
-    return mean.reset_index()
+    metrics = [m for m in ("detection_auc", "quality", "dcr_share", "rows_breaking_a_rule", "rejection_rate",
+                           "guard_rejection_rate") if m in ok.columns]
+    mean = ok.groupby(["dataset", "generator", "variant"], sort=False)[metrics].mean().unstack("variant")
+    mean.columns = [f"{m}_{SUFFIX[v]}" for m, v in mean.columns]
+    reference = ok.groupby(["dataset", "generator"], sort=False)["detection_auc_holdout"].mean()
+    return mean.join(reference).reset_index()
+
+
+def combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` runs with ``new`` added; a (dataset, generator, seed, variant) in both keeps the new run."""
+    keys = ["dataset", "generator", "seed", "variant"]
+    if old.empty:
+        return new.reset_index(drop=True)
+    replaced = old.set_index(keys).index.isin(new.set_index(keys).index)
+    return pd.concat([old[~replaced], new], ignore_index=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: run, print the before/after table, write the JSON results."""
     parser = argparse.ArgumentParser(prog="python -m course_utils benchmark realism")
     parser.add_argument("--only", default=",".join(DEFAULT_ONLY), help="generators, comma-separated")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--fast", action="store_true", help="the registry's test settings (short training)")
+    parser.add_argument("--append", action="store_true",
+                        help="add these runs to those in --out (same table, generator, seed and variant: replaced)")
     parser.add_argument("--out", default="benchmarks/results/realism.json")
     args = parser.parse_args(argv)
     seeds = tuple(int(s) for s in args.seeds.split(","))
     runs = run_benchmark(tuple(args.datasets.split(",")), seeds, args.fast, tuple(args.only.split(",")))
+    out = Path(args.out)
+    if args.append and out.exists():
+        old = json.loads(out.read_text(encoding="utf-8"))
+        if "variant" not in old.get("runs", [{}])[0]:
+            raise SystemExit(f"{out} holds runs of an older format (no 'variant'); write to a new --out")
+        runs = combine(pd.DataFrame(old["runs"]), runs)
     table = before_after(runs)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"settings": {"seeds": list(seeds), "fast": args.fast, "datasets": args.datasets.split(","),
-                           "generators": args.only.split(",")},
-              "rules": {d: [str(c) for c in accepted_rules(d, *_split_meta(d))] for d in args.datasets.split(",")},
+    datasets = list(dict.fromkeys(runs["dataset"]))
+    result = {"settings": {"seeds": sorted(int(s) for s in set(runs["seed"])), "fast": args.fast,
+                           "datasets": datasets, "generators": list(dict.fromkeys(runs["generator"])),
+                           "variants": list(VARIANTS)},
+              "rules": {d: [str(c) for c in accepted_rules(d, *_split_meta(d))] for d in datasets},
               "before_after": table.to_dict(orient="records"),
               "runs": runs.to_dict(orient="records")}
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
@@ -132,7 +243,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _split_meta(name: str) -> tuple[pd.DataFrame, Any]:
-    from .generators import load_split
-
-    train, _, meta, _ = load_split(name)
+    train, _, meta, _ = load_table(name)
     return train, meta
