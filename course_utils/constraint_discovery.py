@@ -166,13 +166,24 @@ def discover_constraints(df: pd.DataFrame, metadata: Metadata | None = None) -> 
 
 
 def _combinations(scan: _Scan, derived: set[str]) -> list[FixedCombinations]:
-    grouped = {m for ms in scan.metadata.one_hot_groups.values() for m in ms}
+    """Pairs of categorical or 0/1 columns with a combination that never occurs although
+    independence predicts at least :data:`MIN_EXPECTED` rows.
+
+    A member of a one-hot group takes part as a 0/1 column (``Stroke Type_PIH`` and
+    thrombolysis: never both), but never with a member of its own group (two members are
+    never both 1 by definition), and of a group of two only the second member is used
+    (the first is its complement and would give the same rule again).
+    """
+    group_of = {m: g for g, ms in scan.metadata.one_hot_groups.items() for m in ms}
+    complements = {ms[0] for ms in scan.metadata.one_hot_groups.values() if len(ms) == 2}
     kinds = {*scan.binary, *scan.metadata.of_kind("categorical")}
     cols = [c for c in scan.df.columns  # in the table's order
-            if c in kinds and c not in grouped and c not in derived and scan.df[c].notna().all()]
+            if c in kinds and c not in complements and c not in derived and scan.df[c].notna().all()]
     n = len(scan.df)
     found = []
     for a, b in combinations(cols, 2):
+        if a in group_of and group_of[a] == group_of.get(b):
+            continue
         table = pd.crosstab(scan.df[a], scan.df[b])
         expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / max(n, 1)
         absent = (table.to_numpy() == 0) & (expected >= MIN_EXPECTED)

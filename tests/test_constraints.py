@@ -215,3 +215,17 @@ def test_a_generator_with_every_kind_of_rule_is_saved_and_loaded(tmp_path):
     back = IndependentMarginals.load(path)
     assert [str(r) for r in back.metadata_.constraints] == [str(r) for r in rules]
     pd.testing.assert_frame_equal(back.sample(50, random_state=1), gen.sample(50, random_state=1))
+
+
+def test_discovery_reads_one_hot_members_against_other_columns_but_not_their_own_group():
+    df, meta = load_stroke(return_metadata=True)
+    found = [c for c in discover_constraints(df, meta) if isinstance(c, FixedCombinations)]
+    # thrombolysis is never given for a haemorrhagic stroke: the rule of medicine is found
+    assert "(Clotbuster given, Stroke Type_PIH) in {(0, 0), (0, 1), (1, 0)}" in map(str, found)
+    groups = meta.one_hot_groups
+    group_of = {m: g for g, ms in groups.items() for m in ms}
+    for rule in found:
+        a, b = rule.columns()
+        assert a not in group_of or group_of[a] != group_of.get(b)
+        assert not {a, b} & {ms[0] for ms in groups.values() if len(ms) == 2}  # a complement repeats a rule
+    assert set(constraint_violations(df, found).values()) == {0}
