@@ -149,3 +149,21 @@ def test_append_on_the_command_line_keeps_the_earlier_runs(tmp_path):
     assert json.loads((out / "settings.json").read_text())["seeds"] == [0, 1]
     assert main([*common, "--seeds", "1"]) == 0  # without --append the file starts afresh
     assert sorted(pd.read_csv(out / "runs.csv")["seed"]) == [1]
+
+
+def test_survival_tables_get_a_cox_tstr_and_the_others_do_not():
+    from course_utils.benchmarks.generators import SURVIVAL, load_split, score
+
+    train, holdout, meta, target = load_split("veterans")
+    copied = score(train, train, holdout, meta, target, 0, SURVIVAL["veterans"])
+    assert copied["tstr_cindex"] == copied["trtr_cindex"]  # trained on the same rows: the same model
+    assert 0.6 < copied["trtr_cindex"] < 0.9
+    rng = np.random.default_rng(1)  # each column in its own order: no relation left between them
+    shuffled = pd.DataFrame({c: train[c].to_numpy()[rng.permutation(len(train))] for c in train.columns})
+    broken = score(train, shuffled.astype(train.dtypes.to_dict()), holdout, meta, target, 0, SURVIVAL["veterans"])
+    assert broken["tstr_cindex"] < copied["trtr_cindex"] - 0.05  # 42 holdout patients: chance moves it too
+    assert "tstr_cindex" not in score(train, train, holdout, meta, target, 0)
+    runs = run_benchmark(("veterans",), (0,), fast=True, only=["IndependentMarginals"], progress=False)
+    assert np.isfinite(runs.loc[0, "tstr_cindex"]) and np.isfinite(runs.loc[0, "trtr_cindex"])
+    assert "| - |" in markdown(summarise(pd.concat([runs, runs.assign(dataset="stroke", tstr_cindex=np.nan,
+                                                                         trtr_cindex=np.nan)])))
