@@ -1,7 +1,8 @@
 """Can a classifier tell synthetic rows from real ones, without and with the tables' rules?
 
 ``python -m course_utils benchmark realism [--only NAME,NAME] [--seeds 0,1,2]
-[--datasets stroke,whas500,veterans,clinic] [--fast] [--append] [--out benchmarks/results/realism.json]``
+[--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0] [--fast]
+[--append] [--out benchmarks/results/realism.json]``
 
 For each generator (registry; default: the five of :data:`DEFAULT_ONLY`) and each
 table, the protocol of ``benchmark generators`` (70/30 split, fit on the training part,
@@ -10,8 +11,8 @@ sample as many rows) is run three times (the ``variant`` column):
 - ``plain``: the table's metadata without rules;
 - ``rules``: the accepted rules of :func:`accepted_rules` in ``metadata.constraints``;
 - ``rules+guard``: the same, with the generator wrapped in
-  :class:`~course_utils.generators.guarded.GuardedSynthesizer` (closeness guard 1.0,
-  learnt from the training rows), so that realism is judged next to a generator that
+  :class:`~course_utils.generators.guarded.GuardedSynthesizer` (closeness guard
+  ``--guard``, 1.0 unless told, learnt from the training rows), so that realism is judged next to a generator that
   keeps its distance from the training patients (CART, whose registered settings
   already guard, runs as it is).
 
@@ -129,9 +130,9 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
 
 
 def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, target: str,
-            seed: int, fast: bool, rules: list[Any], judged_by: list[Any], guard: bool = False) -> dict[str, Any]:
+            seed: int, fast: bool, rules: list[Any], judged_by: list[Any], guard: float | None = None) -> dict[str, Any]:
     """Fit, sample and score one generator with ``rules`` (empty: none), counting rows that break
-    ``judged_by``; with ``guard``, the generator is wrapped in a closeness guard of factor 1."""
+    ``judged_by``; with ``guard`` (a factor), the generator is wrapped in a closeness guard."""
     from ..constraints import rows_satisfying
     from ..evaluation import quality_score
     from ..evaluation.detection import detection_auc
@@ -139,8 +140,8 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
     from ..generators import GuardedSynthesizer
 
     gen = entry.make(seed, fast=fast, target=target) if entry.target else entry.make(seed, fast=fast)
-    if guard and getattr(gen, "closeness_guard", None) is None:  # CART's registered settings guard already
-        gen = GuardedSynthesizer(gen, closeness_guard=1.0, random_state=seed)
+    if guard is not None and getattr(gen, "closeness_guard", None) is None:  # CART's settings guard already
+        gen = GuardedSynthesizer(gen, closeness_guard=guard, random_state=seed)
     start = time.perf_counter()
     gen.fit(train, meta.with_constraints(rules) if rules else meta)
     synthetic = gen.sample(len(train), random_state=seed)
@@ -157,11 +158,13 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
 
 
 def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY,
-                  variants=VARIANTS) -> pd.DataFrame:
+                  variants=VARIANTS, guard: float = 1.0) -> pd.DataFrame:
     """One row per (dataset, generator, seed, variant), or an ``error``."""
     from ..evaluation.detection import detection_auc
     from ..generators import registry
 
+    if set(variants) - set(VARIANTS):
+        raise ValueError(f"unknown variant(s) {sorted(set(variants) - set(VARIANTS))}; choose from {list(VARIANTS)}")
     entries = [e for e in registry() if e.name in only]
     unknown = set(only) - {e.name for e in entries}
     if unknown:
@@ -175,11 +178,12 @@ def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAUL
             for entry in entries:
                 for variant in variants:
                     row: dict[str, Any] = {"dataset": name, "generator": entry.name, "seed": seed,
-                                           "variant": variant, "detection_auc_holdout": reference}
+                                           "variant": variant, "detection_auc_holdout": reference,
+                                           "guard": guard if variant == "rules+guard" else None}
                     try:
                         row.update(one_run(entry, train, holdout, meta, target, seed, fast,
                                            [] if variant == "plain" else rules, rules,
-                                           guard=variant == "rules+guard"))
+                                           guard=guard if variant == "rules+guard" else None))
                     except Exception as exc:  # one failure must not stop the table
                         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
                     print(row, flush=True)
@@ -214,13 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(DEFAULT_ONLY), help="generators, comma-separated")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="which of plain, rules, rules+guard to run")
+    parser.add_argument("--guard", type=float, default=1.0, help="the closeness guard's factor in rules+guard")
     parser.add_argument("--fast", action="store_true", help="the registry's test settings (short training)")
     parser.add_argument("--append", action="store_true",
                         help="add these runs to those in --out (same table, generator, seed and variant: replaced)")
     parser.add_argument("--out", default="benchmarks/results/realism.json")
     args = parser.parse_args(argv)
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    runs = run_benchmark(tuple(args.datasets.split(",")), seeds, args.fast, tuple(args.only.split(",")))
+    runs = run_benchmark(tuple(args.datasets.split(",")), seeds, args.fast, tuple(args.only.split(",")),
+                         tuple(args.variants.split(",")), args.guard)
     out = Path(args.out)
     if args.append and out.exists():
         old = json.loads(out.read_text(encoding="utf-8"))
