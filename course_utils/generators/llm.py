@@ -12,6 +12,9 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
   (:func:`training_step`), the learning rate warmed up then decayed on a cosine
   (:func:`warmup_cosine`); the anchor's random digits are left out of the loss, there
   is nothing to learn in them;
+- column memory (``column_memory=True``): the model also reads, at every position,
+  which columns the sentence has written so far (:class:`TinyGPT` ``column_tokens``),
+  computed from the sentence's own tokens in training and in sampling alike;
 - sampling: a prompt ``<bos> patient_id is 4821, `` (plus ``column is value, `` for
   each condition), then one token at a time with a temperature and an optional top-k
   cut; with ``guided=True`` only tokens that keep the sentence valid may be drawn
@@ -67,6 +70,8 @@ __all__ = ["CausalSelfAttention", "Block", "TinyGPT", "LanguageModelSynthesizer"
            "sequence_loss", "warmup_cosine", "RowParseError", "IGNORE"]
 
 CHECKPOINT_FORMAT = "course_utils.LanguageModelSynthesizer.checkpoint"
+# 2: the file says whether the network has the column memory (files of version 1 do not)
+CHECKPOINT_VERSION = 2
 
 
 # -- the generator ----------------------------------------------------------------------
@@ -76,6 +81,12 @@ class LanguageModelSynthesizer(Synthesizer):
     Args:
         d_model, n_layers, n_heads, dropout: size of :class:`TinyGPT` (the defaults
             have about 110,000 weights: enough for a table of a few dozen columns).
+        column_memory: add to every position's embedding a learned projection of the
+            columns written so far in the sentence (a multi-hot vector read from the
+            sentence's own tokens; :class:`TinyGPT` ``column_tokens``). A model this
+            small does not learn "each column once" from the sentences alone; with the
+            set of written columns as an input it does not have to. The model still
+            chooses every token freely: nothing is masked, this is not guided decoding.
         epochs, batch_size, learning_rate, weight_decay: AdamW training on the sentences.
         lr_schedule: ``"cosine"`` (a linear warm-up over the first ``warmup`` share of
             the steps, then a cosine decay to 0 at the last epoch) or ``"constant"``.
@@ -117,6 +128,7 @@ class LanguageModelSynthesizer(Synthesizer):
     supports_conditions = True
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
+                 column_memory: bool = True,
                  epochs: int = 80, batch_size: int = 32, learning_rate: float = 5e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
@@ -128,6 +140,7 @@ class LanguageModelSynthesizer(Synthesizer):
                  random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.d_model, self.n_layers, self.n_heads, self.dropout = d_model, n_layers, n_heads, dropout
+        self.column_memory = column_memory
         self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
         self.lr_schedule, self.warmup, self.label_smoothing = lr_schedule, warmup, label_smoothing
@@ -146,6 +159,8 @@ class LanguageModelSynthesizer(Synthesizer):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not isinstance(self.column_memory, bool | np.bool_):
+            raise ValueError(f"column_memory must be True or False, got {self.column_memory!r}")
         for name in ("learning_rate", "temperature"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
@@ -191,6 +206,11 @@ class LanguageModelSynthesizer(Synthesizer):
                     targets[i, a:end] = IGNORE  # targets[j] is token j + 1: the digits
         return seq[:, :-1], targets
 
+    def column_tokens(self) -> list[int]:
+        """The token ids of the pair starts ``"name is "``, one per column (one-hot group) in table order."""
+        tok = self.tokenizer_
+        return [tok.id(tok.pair_token(name)) for name in self.format_.field_names]
+
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         start = time.perf_counter()
@@ -216,7 +236,8 @@ class LanguageModelSynthesizer(Synthesizer):
         self.checkpoints_ = {}
         with seeded(seed, dev):
             model = TinyGPT(len(self.tokenizer_), self.context_, int(self.d_model), int(self.n_layers),
-                            int(self.n_heads), float(self.dropout)).to(dev)
+                            int(self.n_heads), float(self.dropout),
+                            column_tokens=self.column_tokens() if self.column_memory else None).to(dev)
             opt = torch.optim.AdamW(model.parameters(), lr=float(self.learning_rate),
                                     weight_decay=float(self.weight_decay))
             total = int(self.epochs) * math.ceil(len(data) / int(self.batch_size))
@@ -258,7 +279,8 @@ class LanguageModelSynthesizer(Synthesizer):
             folder = Path(self.checkpoint_dir)
             folder.mkdir(parents=True, exist_ok=True)
             # the vocabulary goes with the weights: a file only fits the tokeniser it was trained with
-            torch.save({"format": CHECKPOINT_FORMAT, "version": self.tokenizer_.version,
+            torch.save({"format": CHECKPOINT_FORMAT, "checkpoint_version": CHECKPOINT_VERSION,
+                        "version": self.tokenizer_.version, "column_memory": bool(model.column_memory),
                         "vocab": list(self.tokenizer_.vocab), "state_dict": state}, folder / f"epoch_{epoch:04d}.pt")
 
     def at_epoch(self, epoch: int) -> LanguageModelSynthesizer:
@@ -282,7 +304,15 @@ class LanguageModelSynthesizer(Synthesizer):
             raise ValueError(f"{path.name} is not a language-model checkpoint of this course's current format "
                              "(files written before the tokeniser gave one token per 'column is' pair start "
                              "hold bare weights and cannot be used); retrain and save the checkpoints again")
+        if data.get("checkpoint_version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{path.name} is a checkpoint of version {data.get('checkpoint_version', 1)!r}, written "
+                             f"before the model read the columns already written (this course writes version "
+                             f"{CHECKPOINT_VERSION}); retrain and save the checkpoints again")
         check_tokenizer_version(data.get("version"))
+        if bool(data.get("column_memory")) != bool(self.model_.column_memory):
+            raise ValueError(f"{path.name} holds a model with column_memory={bool(data.get('column_memory'))}, "
+                             f"this generator's has column_memory={bool(self.model_.column_memory)}; "
+                             "load it into a generator built with the same setting")
         if list(data.get("vocab", ())) != list(self.tokenizer_.vocab):
             raise ValueError(f"{path.name} was trained with another vocabulary (other columns or categories) "
                              "than this generator's; load it into the generator it was trained with")
