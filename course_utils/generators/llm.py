@@ -7,8 +7,8 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
 (:class:`TinyGPT`, in the manner of minGPT) from scratch on those sentences:
 
 - training: every training row written ``n_permutations`` times with the pairs in a
-  random order, each copy starting with a random ``patient_id`` anchor (the same
-  sentences every epoch unless ``redraw``); next-token prediction with teacher forcing
+  random order, each copy starting with a random ``patient_id`` anchor (written anew
+  before every epoch with ``redraw``, the default); next-token prediction with teacher forcing
   (:func:`training_step`), the learning rate warmed up then decayed on a cosine
   (:func:`warmup_cosine`); the anchor's random digits are left out of the loss, there
   is nothing to learn in them;
@@ -87,6 +87,9 @@ class LanguageModelSynthesizer(Synthesizer):
             small does not learn "each column once" from the sentences alone; with the
             set of written columns as an input it does not have to. The model still
             chooses every token freely: nothing is masked, this is not guided decoding.
+            Measured on WHAS500 (seed 0, 80 epochs, fixed sentences, temperature 1):
+            70% of unguided sentences valid with it, 63% without; with ``redraw`` too,
+            82% (see ``redraw``).
         epochs, batch_size, learning_rate, weight_decay: AdamW training on the sentences.
         lr_schedule: ``"cosine"`` (a linear warm-up over the first ``warmup`` share of
             the steps, then a cosine decay to 0 at the last epoch) or ``"constant"``.
@@ -94,21 +97,26 @@ class LanguageModelSynthesizer(Synthesizer):
         warmup: share of all training steps spent warming up (``"cosine"`` only).
         label_smoothing: share of each target's probability spread over all tokens. It
             teaches the model to give every token some probability, invalid ones too:
-            on WHAS500 (80 epochs) 0.05 left 8% of unguided sentences valid, against
-            63% without.
+            on WHAS500 (80 epochs, no column memory) 0.05 left 8% of unguided
+            sentences valid, against 63% without.
         n_permutations: copies of each training row, each with its pairs in a random
             order (3, as in the trauma-registry study); ``permute=False`` keeps the
             table's order in every copy.
         redraw: write the copies again before every epoch, with new orders and new
             anchor ids (``False``: the same sentences every epoch, as the study did).
-            Measured on WHAS500 (60 epochs): redrawing raised fidelity a little but
-            left only 4% of unguided sentences valid, against 54% without, nearly all
-            lost to a repeated column. A model this small does not learn "each column
-            once" as a rule; with fixed sentences it partly recalls the orders it saw.
+            Without the column memory, redrawing left only 4% of unguided sentences
+            valid on WHAS500 (60 epochs), against 54% without, nearly all lost to a
+            repeated column: the model partly recalled the orders it had seen instead
+            of learning "each column once". With the column memory it is the other way
+            round (seed 0, 80 epochs, temperature 1): 82% valid with redrawing, 70%
+            with fixed sentences.
         max_decimals: decimals of continuous columns in the sentences.
         anchor: name of the random id pair that starts every sentence (``None``: none).
         instruction: put the study's instruction in front of every sentence.
         temperature: divides the logits before sampling (below 1: safer, less varied).
+            The default 0.8 was chosen on WHAS500 (seed 0, the other defaults): 97%
+            of unguided sentences valid, against 89% at 1.0, for a quality score
+            0.02 lower (0.92 against 0.94). ``be_great`` samples at 0.7 by default.
         top_k: sample only among the ``top_k`` most likely tokens (``None``: all).
         guided: allow only tokens that keep the sentence a valid row.
         checkpoint_epochs: epochs after which the weights are kept (the last is always kept).
@@ -129,12 +137,12 @@ class LanguageModelSynthesizer(Synthesizer):
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
                  column_memory: bool = True,
-                 epochs: int = 80, batch_size: int = 32, learning_rate: float = 5e-3,
+                 epochs: int = 110, batch_size: int = 32, learning_rate: float = 5e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
-                 redraw: bool = False,
+                 redraw: bool = True,
                  max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
-                 temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
+                 temperature: float = 0.8, top_k: int | None = None, guided: bool = False,
                  checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
                  max_draws: int = 20, sample_batch_size: int = 500, device: str | None = None,
                  random_state: int | None = None, verbose: bool = True):
