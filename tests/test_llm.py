@@ -100,6 +100,21 @@ def test_the_generators_memory_follows_the_columns_of_its_sentences(fitted):
     assert report.n_valid < report.n_total
 
 
+def test_the_column_memory_cuts_repeated_columns():
+    df, meta = load_whas500(return_metadata=True)
+    cols = ["age", "gender", "chf", "fstat", "afb", "cvd", "sho", "av3", "miord"]
+    df, meta = df[cols].iloc[:200].reset_index(drop=True), meta.select(cols)
+    repeated = {}
+    for memory in (True, False):
+        gen = LanguageModelSynthesizer(d_model=32, n_layers=1, n_heads=2, n_permutations=2, epochs=15,
+                                       learning_rate=1e-2, column_memory=memory, temperature=1.0,
+                                       verbose=False, random_state=0).fit(df, meta)
+        _, report = gen.parse(gen.generate_text(300, random_state=0))
+        repeated[memory] = report.reasons["repeated column"]
+    # measured: 131 of 300 sentences with the memory, 286 without (sentences redrawn every epoch)
+    assert repeated[True] < 0.6 * repeated[False]
+
+
 def test_training_steps_learn_a_fixed_sequence():
     torch.manual_seed(2)
     model = TinyGPT(vocab_size=8, context=7, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
