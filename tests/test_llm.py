@@ -43,9 +43,11 @@ def fitted(small, tmp_path_factory):
 
 
 # -- the model ---------------------------------------------------------------------------
-def test_attention_is_causal():
+@pytest.mark.parametrize("column_tokens", [None, [3, 5, 7]])
+def test_attention_is_causal(column_tokens):
     torch.manual_seed(0)
-    model = TinyGPT(vocab_size=12, context=10, d_model=16, n_layers=2, n_heads=4, dropout=0.0).eval()
+    model = TinyGPT(vocab_size=12, context=10, d_model=16, n_layers=2, n_heads=4, dropout=0.0,
+                    column_tokens=column_tokens).eval()
     idx = torch.randint(0, 12, (3, 10))
     changed = idx.clone()
     changed[:, 6:] = (changed[:, 6:] + 1) % 12
@@ -54,14 +56,63 @@ def test_attention_is_causal():
     assert not torch.allclose(a[:, 6:], b[:, 6:])
 
 
-def test_the_cache_gives_the_logits_of_a_full_pass():
+@pytest.mark.parametrize("column_tokens", [None, [2, 4, 6]])
+def test_the_cache_gives_the_logits_of_a_full_pass(column_tokens):
     torch.manual_seed(1)
-    model = TinyGPT(vocab_size=9, context=12, d_model=16, n_layers=2, n_heads=2, dropout=0.0).eval()
+    model = TinyGPT(vocab_size=9, context=12, d_model=16, n_layers=2, n_heads=2, dropout=0.0,
+                    column_tokens=column_tokens).eval()
     idx = torch.randint(0, 9, (4, 12))
     full = model(idx)
     cache = [{} for _ in model.blocks]
     steps = [model(idx[:, :5], cache)] + [model(idx[:, t:t + 1], cache) for t in range(5, 12)]
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+
+
+def test_the_column_memory_marks_the_columns_written_so_far():
+    torch.manual_seed(5)
+    model = TinyGPT(vocab_size=10, context=8, d_model=8, n_layers=1, n_heads=2, dropout=0.0,
+                    column_tokens=[4, 7, 2]).eval()
+    idx = torch.tensor([[1, 4, 9, 7, 8, 4, 3, 5]])
+    written = model.columns_written(idx)[0]
+    expected = [[0, 0, 0], [1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0]]
+    assert written.tolist() == expected  # column order is column_tokens' order; a repeat stays 1
+    before = model(idx)
+    with torch.no_grad():
+        model.col_emb.weight.zero_()
+    assert not torch.allclose(model(idx)[:, 1:], before[:, 1:])  # the memory reaches the logits
+    with pytest.raises(ValueError, match="column_tokens"):
+        TinyGPT(vocab_size=10, context=8, d_model=8, n_heads=2, column_tokens=[4, 4])
+
+
+def test_the_generators_memory_follows_the_columns_of_its_sentences(fitted):
+    gen, _ = fitted
+    text = "patient_id is 4821, age is 70, gender is male, bmi is 25.5, chf is 0, fstat is 1"
+    inputs, _ = gen.encode_sentences([text])
+    written = gen.model_.columns_written(inputs)[0]
+    tok, names = gen.tokenizer_, gen.format_.field_names
+    seen: set[str] = set()
+    for t, token in enumerate(inputs[0].tolist()):
+        seen |= {name for name in names if tok.vocab[token] == tok.pair_token(name)}
+        assert written[t].tolist() == [float(name in seen) for name in names]
+    # no masking: the model may still write a sentence that breaks the rules, and it is counted
+    early = gen.at_epoch(2)
+    _, report = early.parse(early.generate_text(40, random_state=0))
+    assert report.n_valid < report.n_total
+
+
+def test_the_column_memory_cuts_repeated_columns():
+    df, meta = load_whas500(return_metadata=True)
+    cols = ["age", "gender", "chf", "fstat", "afb", "cvd", "sho", "av3", "miord"]
+    df, meta = df[cols].iloc[:200].reset_index(drop=True), meta.select(cols)
+    repeated = {}
+    for memory in (True, False):
+        gen = LanguageModelSynthesizer(d_model=32, n_layers=1, n_heads=2, n_permutations=2, epochs=15,
+                                       learning_rate=1e-2, column_memory=memory, temperature=1.0,
+                                       verbose=False, random_state=0).fit(df, meta)
+        _, report = gen.parse(gen.generate_text(300, random_state=0))
+        repeated[memory] = report.reasons["repeated column"]
+    # measured: 131 of 300 sentences with the memory, 286 without (sentences redrawn every epoch)
+    assert repeated[True] < 0.6 * repeated[False]
 
 
 def test_training_steps_learn_a_fixed_sequence():
@@ -91,21 +142,25 @@ def _notebook_namespace() -> dict:
     return ns
 
 
-def test_the_lessons_transformer_is_the_package_one():
+@pytest.mark.parametrize("column_tokens", [None, [5, 9, 11, 12]])
+def test_the_lessons_transformer_is_the_package_one(column_tokens):
     ns = _notebook_namespace()
     torch.manual_seed(3)
-    ours = TinyGPT(vocab_size=20, context=16, d_model=32, n_layers=2, n_heads=4, dropout=0.0).eval()
-    lesson = ns["TinyGPT"](vocab_size=20, context=16, d_model=32, n_layers=2, n_heads=4, dropout=0.0).eval()
+    size = {"vocab_size": 20, "context": 16, "d_model": 32, "n_layers": 2, "n_heads": 4, "dropout": 0.0}
+    ours = TinyGPT(**size, column_tokens=column_tokens).eval()
+    lesson = ns["TinyGPT"](**size, column_tokens=column_tokens).eval()
     lesson.load_state_dict(ours.state_dict())  # strict: same modules, same names, same shapes
     idx = torch.randint(0, 20, (5, 16))
     assert torch.allclose(lesson(idx), ours(idx), atol=1e-6)
 
 
-def test_the_lessons_training_step_gives_the_package_losses():
+@pytest.mark.parametrize("column_tokens", [None, [3, 4, 8]])
+def test_the_lessons_training_step_gives_the_package_losses(column_tokens):
     ns = _notebook_namespace()
     torch.manual_seed(4)
-    ours = TinyGPT(vocab_size=15, context=11, d_model=16, n_layers=2, n_heads=2, dropout=0.0)
-    lesson = ns["TinyGPT"](vocab_size=15, context=11, d_model=16, n_layers=2, n_heads=2, dropout=0.0)
+    size = {"vocab_size": 15, "context": 11, "d_model": 16, "n_layers": 2, "n_heads": 2, "dropout": 0.0}
+    ours = TinyGPT(**size, column_tokens=column_tokens)
+    lesson = ns["TinyGPT"](**size, column_tokens=column_tokens)
     lesson.load_state_dict(ours.state_dict())
     opt_a = torch.optim.AdamW(ours.parameters(), lr=3e-3)
     opt_b = torch.optim.AdamW(lesson.parameters(), lr=3e-3)
@@ -253,6 +308,7 @@ def test_row_loss_is_lower_for_memorised_rows(small):
     ({"lr_schedule": "linear"}, "lr_schedule"),
     ({"warmup": 1.5}, "warmup"),
     ({"label_smoothing": -0.1}, "label_smoothing"),
+    ({"column_memory": "yes"}, "column_memory"),
 ])
 def test_bad_settings_are_named(small, kwargs, match):
     df, meta = small
@@ -273,6 +329,13 @@ def test_a_checkpoint_file_of_another_model_is_refused(fitted, tmp_path):
     torch.save({**data, "vocab": data["vocab"][:-1] + ["purple"]}, tmp_path / "epoch_0003.pt")
     with pytest.raises(ValueError, match="another vocabulary"):
         gen.load_checkpoint(tmp_path / "epoch_0003.pt")
+    before_memory = {k: v for k, v in data.items() if k not in ("checkpoint_version", "column_memory")}
+    torch.save(before_memory, tmp_path / "epoch_0004.pt")  # a file written before the column memory
+    with pytest.raises(ValueError, match="version 1.*retrain"):
+        gen.load_checkpoint(tmp_path / "epoch_0004.pt")
+    torch.save({**data, "column_memory": False}, tmp_path / "epoch_0005.pt")
+    with pytest.raises(ValueError, match="column_memory=False"):
+        gen.load_checkpoint(tmp_path / "epoch_0005.pt")
 
 
 def test_a_generator_with_the_first_tokeniser_asks_to_retrain(fitted):

@@ -7,11 +7,14 @@ no GPU, so :class:`LanguageModelSynthesizer` trains a small decoder-only transfo
 (:class:`TinyGPT`, in the manner of minGPT) from scratch on those sentences:
 
 - training: every training row written ``n_permutations`` times with the pairs in a
-  random order, each copy starting with a random ``patient_id`` anchor (the same
-  sentences every epoch unless ``redraw``); next-token prediction with teacher forcing
+  random order, each copy starting with a random ``patient_id`` anchor (written anew
+  before every epoch with ``redraw``, the default); next-token prediction with teacher forcing
   (:func:`training_step`), the learning rate warmed up then decayed on a cosine
   (:func:`warmup_cosine`); the anchor's random digits are left out of the loss, there
   is nothing to learn in them;
+- column memory (``column_memory=True``): the model also reads, at every position,
+  which columns the sentence has written so far (:class:`TinyGPT` ``column_tokens``),
+  computed from the sentence's own tokens in training and in sampling alike;
 - sampling: a prompt ``<bos> patient_id is 4821, `` (plus ``column is value, `` for
   each condition), then one token at a time with a temperature and an optional top-k
   cut; with ``guided=True`` only tokens that keep the sentence valid may be drawn
@@ -67,6 +70,8 @@ __all__ = ["CausalSelfAttention", "Block", "TinyGPT", "LanguageModelSynthesizer"
            "sequence_loss", "warmup_cosine", "RowParseError", "IGNORE"]
 
 CHECKPOINT_FORMAT = "course_utils.LanguageModelSynthesizer.checkpoint"
+# 2: the file says whether the network has the column memory (files of version 1 do not)
+CHECKPOINT_VERSION = 2
 
 
 # -- the generator ----------------------------------------------------------------------
@@ -76,6 +81,15 @@ class LanguageModelSynthesizer(Synthesizer):
     Args:
         d_model, n_layers, n_heads, dropout: size of :class:`TinyGPT` (the defaults
             have about 110,000 weights: enough for a table of a few dozen columns).
+        column_memory: add to every position's embedding a learned projection of the
+            columns written so far in the sentence (a multi-hot vector read from the
+            sentence's own tokens; :class:`TinyGPT` ``column_tokens``). A model this
+            small does not learn "each column once" from the sentences alone; with the
+            set of written columns as an input it does not have to. The model still
+            chooses every token freely: nothing is masked, this is not guided decoding.
+            Measured on WHAS500 (seed 0, 80 epochs, fixed sentences, temperature 1):
+            70% of unguided sentences valid with it, 63% without; with ``redraw`` too,
+            82% (see ``redraw``).
         epochs, batch_size, learning_rate, weight_decay: AdamW training on the sentences.
         lr_schedule: ``"cosine"`` (a linear warm-up over the first ``warmup`` share of
             the steps, then a cosine decay to 0 at the last epoch) or ``"constant"``.
@@ -83,21 +97,26 @@ class LanguageModelSynthesizer(Synthesizer):
         warmup: share of all training steps spent warming up (``"cosine"`` only).
         label_smoothing: share of each target's probability spread over all tokens. It
             teaches the model to give every token some probability, invalid ones too:
-            on WHAS500 (80 epochs) 0.05 left 8% of unguided sentences valid, against
-            63% without.
+            on WHAS500 (80 epochs, no column memory) 0.05 left 8% of unguided
+            sentences valid, against 63% without.
         n_permutations: copies of each training row, each with its pairs in a random
             order (3, as in the trauma-registry study); ``permute=False`` keeps the
             table's order in every copy.
         redraw: write the copies again before every epoch, with new orders and new
             anchor ids (``False``: the same sentences every epoch, as the study did).
-            Measured on WHAS500 (60 epochs): redrawing raised fidelity a little but
-            left only 4% of unguided sentences valid, against 54% without, nearly all
-            lost to a repeated column. A model this small does not learn "each column
-            once" as a rule; with fixed sentences it partly recalls the orders it saw.
+            Without the column memory, redrawing left only 4% of unguided sentences
+            valid on WHAS500 (60 epochs), against 54% without, nearly all lost to a
+            repeated column: the model partly recalled the orders it had seen instead
+            of learning "each column once". With the column memory it is the other way
+            round (seed 0, 80 epochs, temperature 1): 82% valid with redrawing, 70%
+            with fixed sentences.
         max_decimals: decimals of continuous columns in the sentences.
         anchor: name of the random id pair that starts every sentence (``None``: none).
         instruction: put the study's instruction in front of every sentence.
         temperature: divides the logits before sampling (below 1: safer, less varied).
+            The default 0.8 was chosen on WHAS500 (seed 0, the other defaults): 97%
+            of unguided sentences valid, against 89% at 1.0, for a quality score
+            0.02 lower (0.92 against 0.94). ``be_great`` samples at 0.7 by default.
         top_k: sample only among the ``top_k`` most likely tokens (``None``: all).
         guided: allow only tokens that keep the sentence a valid row.
         checkpoint_epochs: epochs after which the weights are kept (the last is always kept).
@@ -117,17 +136,19 @@ class LanguageModelSynthesizer(Synthesizer):
     supports_conditions = True
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
-                 epochs: int = 80, batch_size: int = 32, learning_rate: float = 5e-3,
+                 column_memory: bool = True,
+                 epochs: int = 110, batch_size: int = 32, learning_rate: float = 5e-3,
                  weight_decay: float = 0.01, lr_schedule: str = "cosine", warmup: float = 0.05,
                  label_smoothing: float = 0.0, n_permutations: int = 3, permute: bool = True,
-                 redraw: bool = False,
+                 redraw: bool = True,
                  max_decimals: int = 1, anchor: str | None = "patient_id", instruction: bool = False,
-                 temperature: float = 1.0, top_k: int | None = None, guided: bool = False,
+                 temperature: float = 0.8, top_k: int | None = None, guided: bool = False,
                  checkpoint_epochs: Sequence[int] | None = None, checkpoint_dir: str | Path | None = None,
                  max_draws: int = 20, sample_batch_size: int = 500, device: str | None = None,
                  random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.d_model, self.n_layers, self.n_heads, self.dropout = d_model, n_layers, n_heads, dropout
+        self.column_memory = column_memory
         self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.weight_decay = learning_rate, weight_decay
         self.lr_schedule, self.warmup, self.label_smoothing = lr_schedule, warmup, label_smoothing
@@ -146,6 +167,8 @@ class LanguageModelSynthesizer(Synthesizer):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not isinstance(self.column_memory, bool | np.bool_):
+            raise ValueError(f"column_memory must be True or False, got {self.column_memory!r}")
         for name in ("learning_rate", "temperature"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
@@ -191,6 +214,11 @@ class LanguageModelSynthesizer(Synthesizer):
                     targets[i, a:end] = IGNORE  # targets[j] is token j + 1: the digits
         return seq[:, :-1], targets
 
+    def column_tokens(self) -> list[int]:
+        """The token ids of the pair starts ``"name is "``, one per column (one-hot group) in table order."""
+        tok = self.tokenizer_
+        return [tok.id(tok.pair_token(name)) for name in self.format_.field_names]
+
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         start = time.perf_counter()
@@ -216,7 +244,8 @@ class LanguageModelSynthesizer(Synthesizer):
         self.checkpoints_ = {}
         with seeded(seed, dev):
             model = TinyGPT(len(self.tokenizer_), self.context_, int(self.d_model), int(self.n_layers),
-                            int(self.n_heads), float(self.dropout)).to(dev)
+                            int(self.n_heads), float(self.dropout),
+                            column_tokens=self.column_tokens() if self.column_memory else None).to(dev)
             opt = torch.optim.AdamW(model.parameters(), lr=float(self.learning_rate),
                                     weight_decay=float(self.weight_decay))
             total = int(self.epochs) * math.ceil(len(data) / int(self.batch_size))
@@ -258,7 +287,8 @@ class LanguageModelSynthesizer(Synthesizer):
             folder = Path(self.checkpoint_dir)
             folder.mkdir(parents=True, exist_ok=True)
             # the vocabulary goes with the weights: a file only fits the tokeniser it was trained with
-            torch.save({"format": CHECKPOINT_FORMAT, "version": self.tokenizer_.version,
+            torch.save({"format": CHECKPOINT_FORMAT, "checkpoint_version": CHECKPOINT_VERSION,
+                        "version": self.tokenizer_.version, "column_memory": bool(model.column_memory),
                         "vocab": list(self.tokenizer_.vocab), "state_dict": state}, folder / f"epoch_{epoch:04d}.pt")
 
     def at_epoch(self, epoch: int) -> LanguageModelSynthesizer:
@@ -282,7 +312,15 @@ class LanguageModelSynthesizer(Synthesizer):
             raise ValueError(f"{path.name} is not a language-model checkpoint of this course's current format "
                              "(files written before the tokeniser gave one token per 'column is' pair start "
                              "hold bare weights and cannot be used); retrain and save the checkpoints again")
+        if data.get("checkpoint_version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{path.name} is a checkpoint of version {data.get('checkpoint_version', 1)!r}, written "
+                             f"before the model read the columns already written (this course writes version "
+                             f"{CHECKPOINT_VERSION}); retrain and save the checkpoints again")
         check_tokenizer_version(data.get("version"))
+        if bool(data.get("column_memory")) != bool(self.model_.column_memory):
+            raise ValueError(f"{path.name} holds a model with column_memory={bool(data.get('column_memory'))}, "
+                             f"this generator's has column_memory={bool(self.model_.column_memory)}; "
+                             "load it into a generator built with the same setting")
         if list(data.get("vocab", ())) != list(self.tokenizer_.vocab):
             raise ValueError(f"{path.name} was trained with another vocabulary (other columns or categories) "
                              "than this generator's; load it into the generator it was trained with")

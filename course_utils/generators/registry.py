@@ -168,7 +168,7 @@ for _entry in (
                                 "hidden": (16,), "latent_dim": 3},
                    default_params={"epsilon": 1.0, "delta": 1e-6, "bounds": "metadata"}),
     GeneratorEntry("LanguageModelSynthesizer", ".llm", "language model", "09",
-                   "rows written as sentences, a small transformer trained on them (GReaT-style)",
+                   "rows written as sentences, a small transformer that also reads which columns it has written (GReaT-style)",
                    needs_torch=True, supports_conditions=True,
                    fast_params={"epochs": 4, "d_model": 16, "n_layers": 1, "n_heads": 2,
                                 "n_permutations": 1, "batch_size": 16, "learning_rate": 1e-2,

@@ -4,12 +4,20 @@
 one step of teacher forcing; :func:`warmup_cosine` is the learning-rate schedule that
 :class:`~course_utils.generators.llm.LanguageModelSynthesizer` trains with. Lesson 09
 writes the same classes in its own cells, and a test checks that the two agree.
+
+With ``column_tokens`` (the ids of the pair starts ``"age is "``, one per column) the
+model also reads its *column memory*: at every position, which columns the sentence
+has written so far, as a multi-hot vector computed from the token ids of the prefix,
+mapped into the model's vector by one linear layer and added to the token and position
+embeddings. It is computed the same way in training and in sampling and uses nothing but
+the sentence's own tokens; the model still draws every next token freely (this is not
+guided decoding: nothing is masked).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -62,26 +70,63 @@ class Block(nn.Module):
 
 
 class TinyGPT(nn.Module):
-    """A decoder-only transformer: token + position embeddings, ``n_layers`` blocks, next-token logits."""
+    """A decoder-only transformer: token + position embeddings, ``n_layers`` blocks, next-token logits.
+
+    ``column_tokens``: the token ids that start a column's pair, in column order; when
+    given, the embedding of every position also gets ``col_emb`` of the columns written
+    up to it (:meth:`columns_written`), so that "which columns are left" is in the input
+    instead of having to be recovered by attention over the whole prefix.
+    """
+
+    column_memory = False  # what a network saved before the column memory existed reads back as
 
     def __init__(self, vocab_size: int, context: int, d_model: int = 64, n_layers: int = 2,
-                 n_heads: int = 4, dropout: float = 0.1):
+                 n_heads: int = 4, dropout: float = 0.1, column_tokens: Sequence[int] | None = None):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
         self.context = context
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos_emb = nn.Embedding(context, d_model)
+        self.column_memory = column_tokens is not None
+        if self.column_memory:
+            column_tokens = [int(t) for t in column_tokens]
+            if not column_tokens or len(set(column_tokens)) != len(column_tokens) or not all(
+                    0 <= t < vocab_size for t in column_tokens):
+                raise ValueError(f"column_tokens must be distinct token ids below vocab_size ({vocab_size}), "
+                                 f"got {column_tokens}")
+            # column_of[token]: the column a pair-start token opens, -1 for every other token
+            column_of = torch.full((vocab_size,), -1, dtype=torch.long)
+            column_of[torch.as_tensor(column_tokens)] = torch.arange(len(column_tokens))
+            self.register_buffer("column_of", column_of)
+            self.col_emb = nn.Linear(len(column_tokens), d_model, bias=False)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList([Block(d_model, n_heads, dropout) for _ in range(n_layers)])
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
 
+    def columns_written(self, idx: torch.Tensor, before: torch.Tensor | None = None) -> torch.Tensor:
+        """Multi-hot ``(B, T, n_columns)``: 1 where a column's pair start is among tokens ``0..t``.
+
+        ``before`` ``(B, n_columns)``: the columns written by earlier tokens (sampling with a cache).
+        """
+        opened = F.one_hot(self.column_of[idx] + 1, self.col_emb.in_features + 1)[..., 1:]
+        written = opened.cumsum(dim=1)
+        if before is not None:
+            written = written + before[:, None, :]
+        return written.clamp(max=1).float()  # a column written twice is still "written"
+
     def forward(self, idx: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
         """Logits ``(B, T, vocab)`` for token ids ``idx`` ``(B, T)``; ``cache`` (one dict per block) for sampling."""
         start = cache[0]["k"].shape[2] if cache and "k" in cache[0] else 0
         pos = torch.arange(start, start + idx.shape[1], device=idx.device)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+        x = self.tok_emb(idx) + self.pos_emb(pos)
+        if self.column_memory:
+            written = self.columns_written(idx, cache[0].get("written") if cache else None)
+            if cache:  # the next call continues from the last position's columns
+                cache[0]["written"] = written[:, -1]
+            x = x + self.col_emb(written)
+        x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, None if cache is None else cache[i])
         return self.head(self.ln_f(x))
