@@ -417,3 +417,14 @@ def test_redraw_writes_new_sentences_before_each_epoch(small, monkeypatch, redra
     if redraw:  # new orders and anchors, the same patients
         assert written[0] != written[1]
         assert sorted(len(t) for t in written[0]) == sorted(len(t) for t in written[1])
+
+
+def test_a_generator_file_saved_before_the_column_memory_loads_and_samples(small, tmp_path):
+    df, meta = small
+    old = LanguageModelSynthesizer(epochs=2, column_memory=False, guided=True, random_state=0, **TINY).fit(df, meta)
+    del old.column_memory  # files written before the setting existed do not hold it
+    path = old.save(tmp_path / "old.cugen")
+    back = LanguageModelSynthesizer.load(path)
+    assert back.get_params()["column_memory"] is False
+    assert not back.model_.column_memory
+    pd.testing.assert_frame_equal(back.sample(5, random_state=1), old.sample(5, random_state=1))

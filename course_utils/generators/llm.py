@@ -134,6 +134,7 @@ class LanguageModelSynthesizer(Synthesizer):
     """
 
     supports_conditions = True
+    column_memory = False  # what a generator file saved before the column memory existed reads back as
 
     def __init__(self, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
                  column_memory: bool = True,
