@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from course_utils.benchmarks.realism import accepted_rules, before_after, combine, load_table
+from course_utils.benchmarks.generators import combine_runs
+from course_utils.benchmarks.realism import RUN_KEYS, accepted_rules, before_after, load_table
 from course_utils.constraints import constraint_violations
 
 
@@ -42,7 +43,7 @@ def test_before_after_averages_seeds_and_splits_the_three_variants():
 def test_appended_runs_replace_the_same_run_and_keep_the_others():
     old = runs_of([(0, "plain", 0.8), (0, "rules", 0.6)])
     new = runs_of([(0, "rules", 0.55), (1, "rules", 0.65)])
-    both = combine(old, new).set_index(["seed", "variant"])["detection_auc"]
+    both = combine_runs(old, new, RUN_KEYS).set_index(["seed", "variant"])["detection_auc"]
     assert both.to_dict() == {(0, "plain"): 0.8, (0, "rules"): 0.55, (1, "rules"): 0.65}
 
 

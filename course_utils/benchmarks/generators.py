@@ -174,9 +174,10 @@ def peers_note() -> str | None:
             "extra (pip install -e .[peers]) and run the same command to add them")
 
 
-def combine_runs(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``old`` runs with ``new`` added; a (dataset, generator, seed) present in both keeps the new run."""
-    keys = ["dataset", "generator", "seed"]
+def combine_runs(old: pd.DataFrame, new: pd.DataFrame,
+                 keys: tuple[str, ...] = ("dataset", "generator", "seed")) -> pd.DataFrame:
+    """``old`` runs with ``new`` added; a run whose ``keys`` are in both keeps the new one."""
+    keys = list(keys)
     if old.empty:
         return new.reset_index(drop=True)
     replaced = old.set_index(keys).index.isin(new.set_index(keys).index)

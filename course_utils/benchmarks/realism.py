@@ -42,6 +42,7 @@ DATASETS = ("stroke", "whas500", "veterans", "clinic")
 DEFAULT_ONLY = ("IndependentMarginals", "GaussianCopula", "CARTSynthesizer", "VAESynthesizer", "GANSynthesizer")
 VARIANTS = ("plain", "rules", "rules+guard")
 SUFFIX = {"plain": "without", "rules": "with", "rules+guard": "guarded"}
+RUN_KEYS = ("dataset", "generator", "seed", "variant")  # one run; --append replaces a run with the same keys
 CLINIC_STUDY_DAYS = 1500
 CLINIC_GRADES = ["mild", "moderate", "severe"]
 
@@ -203,17 +204,10 @@ def before_after(runs: pd.DataFrame) -> pd.DataFrame:
     return mean.join(reference).reset_index()
 
 
-def combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``old`` runs with ``new`` added; a (dataset, generator, seed, variant) in both keeps the new run."""
-    keys = ["dataset", "generator", "seed", "variant"]
-    if old.empty:
-        return new.reset_index(drop=True)
-    replaced = old.set_index(keys).index.isin(new.set_index(keys).index)
-    return pd.concat([old[~replaced], new], ignore_index=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: run, print the before/after table, write the JSON results."""
+    from .generators import combine_runs
+
     parser = argparse.ArgumentParser(prog="python -m course_utils benchmark realism")
     parser.add_argument("--only", default=",".join(DEFAULT_ONLY), help="generators, comma-separated")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
@@ -233,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(out.read_text(encoding="utf-8"))
         if "variant" not in old.get("runs", [{}])[0]:
             raise SystemExit(f"{out} holds runs of an older format (no 'variant'); write to a new --out")
-        runs = combine(pd.DataFrame(old["runs"]), runs)
+        runs = combine_runs(pd.DataFrame(old["runs"]), runs, RUN_KEYS)
     table = before_after(runs)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     out.parent.mkdir(parents=True, exist_ok=True)
