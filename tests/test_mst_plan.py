@@ -154,3 +154,29 @@ def test_same_seed_same_rows_and_the_plan_survives_save_and_load(whas, tmp_path)
     again = MSTSynthesizer.load(tmp_path / "plan.json")
     pd.testing.assert_frame_equal(again.sample(60, random_state=1), a)
     assert not _fit(whas, seed=4).sample(60, random_state=1).equals(a)
+
+
+# -- the benchmark's MST-plan variant ------------------------------------------------------------
+def test_the_benchmark_appends_mst_plan_runs_and_judges_them(tmp_path):
+    import json
+
+    from course_utils.benchmarks import dp
+
+    keep = {"dataset": "whas500", "generator": "MST", "epsilon": 1.0, "seed": 0, "tstr_gap": 0.3,
+            "mia_auc": 0.52, "quality": 0.8, "tstr_auc": 0.62, "trtr_auc": 0.92, "fit_s": 1.0}
+    stale = {**keep, "generator": "MST-plan", "tstr_gap": 0.9, "tstr_auc": 0.02}
+    out = tmp_path / "dp.json"
+    out.write_text(json.dumps({"epsilons": [1.0, None], "seeds": [0], "total_s": 5.0, "runs": [keep, stale]}))
+    assert dp.main(["--quick", "--only", "MST-plan", "--datasets", "whas500", "--append", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    runs = pd.DataFrame(res["runs"])
+    assert set(runs["generator"]) == {"MST", "MST-plan"}  # no CART re-run when appending
+    plan = runs[runs["generator"] == "MST-plan"]
+    assert len(plan) == 2 and plan["epsilon"].isna().sum() == 1      # epsilon 1 and no privacy
+    assert plan["tstr_gap"].max() < 0.9                               # the stale run was replaced
+    assert runs.loc[runs["generator"] == "MST", "tstr_gap"].tolist() == [0.3]
+    verdict = res["verdict"]
+    assert verdict["whas500_eps1_tstr_gap"]["value"] == 0.3
+    assert verdict["whas500_eps1_tstr_gap_plan"]["per_seed"] == plan.loc[plan["epsilon"] == 1.0, "tstr_gap"].tolist()
+    with pytest.raises(ValueError, match="MST-plan needs a public measurement plan"):
+        dp.make_generator("MST-plan", 1.0, 0, {})
