@@ -180,3 +180,9 @@ def test_the_benchmark_appends_mst_plan_runs_and_judges_them(tmp_path):
     assert verdict["whas500_eps1_tstr_gap_plan"]["per_seed"] == plan.loc[plan["epsilon"] == 1.0, "tstr_gap"].tolist()
     with pytest.raises(ValueError, match="MST-plan needs a public measurement plan"):
         dp.make_generator("MST-plan", 1.0, 0, {})
+
+
+def test_the_report_says_which_columns_were_measured_alone(whas):
+    report = _fit(whas).privacy_report()
+    assert "on the 10 columns in no pair" in report.loc["one-way", "noise"]
+    assert "in no pair" not in _fit(whas, tree="fstat").privacy_report().loc["one-way", "noise"]

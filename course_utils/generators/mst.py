@@ -429,13 +429,19 @@ class MSTSynthesizer(Synthesizer):
         """One row per step: its share of rho and its noise; the last row is the total spent."""
         self._check_fitted()
         rows = [{"step": "bounds", "rho": self.budget_["bounds"], "noise": "Gaussian histogram on a fixed grid" if self.budget_["bounds"] else "public bounds: none"},
-                {"step": "one-way", "rho": self.budget_["one-way"], "noise": f"Gaussian sd {self.sigma_one_way_:.3g}"},
+                {"step": "one-way", "rho": self.budget_["one-way"], "noise": self._one_way_noise()},
                 {"step": "selection", "rho": self.budget_["selection"],
                  "noise": f"exponential mechanism, epsilon {self.selection_epsilon_:.3g} per edge"},
                 {"step": "two-way", "rho": self.budget_["two-way"], "noise": self._two_way_noise()},
                 {"step": f"total: (epsilon={self.epsilon_spent_:.3g}, delta={self.delta:g})",
                  "rho": sum(self.budget_.values()), "noise": ""}]
         return pd.DataFrame(rows).set_index("step")
+
+    def _one_way_noise(self) -> str:
+        alone = sum(counts is not None for counts in self.noisy_counts_)
+        if alone == len(self.noisy_counts_):
+            return f"Gaussian sd {self.sigma_one_way_:.3g}"
+        return f"Gaussian sd {self.sigma_one_way_:.3g} on the {alone} columns in no pair" if alone else "none: every column is in a pair"
 
     def _two_way_noise(self) -> str:
         sds = sorted(self.edge_sigma_.values())
