@@ -16,6 +16,12 @@ is split in three equal parts:
    higher the score. One patient moves the score by at most 1 (sensitivity 1).
 3. **two-way marginals**: each tree edge's table of counts plus Gaussian noise.
 
+A structure known in advance (``tree=``: the star around an outcome, a spanning tree,
+or a weighted *measurement plan*, see :mod:`~course_utils.generators.mst_plan`) skips
+step 2 and its budget. With a plan only the listed pairs are measured, each with its
+weight's share of the two-way budget, and a paired column gets no one-way measurement
+of its own (the pair's sums count it).
+
 The paper then fits a graphical model with Private-PGM. Because the chosen marginals
 form a tree, this module does it directly: :func:`consistent_marginals` turns the
 noisy tables into probabilities that are non-negative, sum to 1 and agree on every
