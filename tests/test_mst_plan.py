@@ -186,3 +186,10 @@ def test_the_report_says_which_columns_were_measured_alone(whas):
     report = _fit(whas).privacy_report()
     assert "on the 10 columns in no pair" in report.loc["one-way", "noise"]
     assert "in no pair" not in _fit(whas, tree="fstat").privacy_report().loc["one-way", "noise"]
+
+
+def test_fit_refuses_a_plan_with_a_cycle_or_an_unknown_column(whas):
+    with pytest.raises(ValueError, match="closes a cycle"):
+        _fit(whas, tree={("fstat", "lenfol"): 1, ("lenfol", "age"): 1, ("age", "fstat"): 1})
+    with pytest.raises(ValueError, match="unknown column 'blood_sugar'"):
+        _fit(whas, tree=[("fstat", "blood_sugar", 2.0)])
