@@ -3,7 +3,8 @@
 1. ``10.noise_scale``: a function giving the Laplace noise scale of a count at a given epsilon;
 2. ``10.randomize``: randomised response, one coin flip per patient;
 3. ``10.estimate``: the true rate recovered from randomised answers;
-4. ``10.smallest_epsilon``: the smallest epsilon whose MST TSTR stays within a margin of TRTR.
+4. ``10.smallest_epsilon``: the smallest epsilon whose MST TSTR stays within a margin of TRTR;
+5. ``10.plan_noise``: the Gaussian noise per pair of a weighted measurement plan.
 """
 
 from __future__ import annotations
@@ -184,3 +185,45 @@ def smallest_epsilon(obj: Any) -> None:
     if not math.isclose(eps, best):
         raise CheckFailed(f"epsilon {eps} keeps TSTR within the margin, but a smaller epsilon of the grid "
                           "does too: the smallest one protects patients more for the same promise of utility")
+
+
+# -- 5. the noise per pair of a measurement plan -----------------------------------------------
+def _plan_inputs(seed: int | None) -> list[dict[str, Any]]:
+    rng = _rng(seed)
+    weights = np.round(rng.uniform(0.5, 6.0, size=3), 2).tolist()
+    return [{"pairs": [["fstat", "lenfol"], ["fstat", "age"], ["fstat", "chf"], ["fstat", "bmi"]],
+             "weights": [4.0, 2.0, 1.0, 1.0], "rho": 0.012},
+            {"pairs": [["a", "b"], ["a", "c"], ["c", "d"]], "weights": weights,
+             "rho": float(np.round(rng.uniform(0.005, 0.5), 4))}]
+
+
+def _plan_export(func: Any, cases: list[dict[str, Any]]) -> list[list[Any]]:
+    func = _callable(func, "pair_noise(weights, rho_two_way)")
+    out = []
+    for case in cases:
+        pairs = [tuple(p) for p in case["pairs"]]
+        got = func(dict(zip(pairs, case["weights"], strict=True)), case["rho"])
+        if not hasattr(got, "get"):
+            raise CheckFailed(f"pair_noise should return a dict {{pair: noise sd}}, found {type(got).__name__}")
+        out.append([got.get(pair) for pair in pairs])
+    return out
+
+
+@register("10.plan_noise", target="pair_noise", points=1, inputs=_plan_inputs, export=_plan_export,
+          hint="A pair with weight w gets rho_pair = rho_two_way * w / (sum of the weights); "
+               "its noise sd is 1 / sqrt(2 * rho_pair).")
+def plan_noise(outputs: list[list[Any]], cases: list[dict[str, Any]]) -> None:
+    """``pair_noise(weights, rho)`` gives each pair the sd ``1 / sqrt(2 rho w / sum w)``."""
+    for case, values in zip(cases, outputs, strict=True):
+        total = sum(case["weights"])
+        for pair, w, value in zip(case["pairs"], case["weights"], values, strict=True):
+            if value is None:
+                raise CheckFailed(f"the result has no entry for the pair {tuple(pair)}: key it by the plan's pairs")
+            got = as_number(value, f"the noise of {tuple(pair)}")
+            want = 1.0 / math.sqrt(2.0 * case["rho"] * w / total)
+            if not math.isclose(got, want, rel_tol=1e-6):
+                equal = 1.0 / math.sqrt(2.0 * case["rho"] / len(case["weights"]))
+                why = (" (that is an equal split: the weights decide each pair's share)"
+                       if math.isclose(got, equal, rel_tol=1e-6) else "")
+                raise CheckFailed(f"with rho {case['rho']} and weights {case['weights']}, the pair {tuple(pair)} "
+                                  f"(weight {w}) should get noise sd {want:.4g}; you gave {got:.4g}{why}")

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..schema import Metadata
 
-__all__ = ["PublicDomain", "STROKE_PUBLIC_BOUNDS", "Variable", "WHAS500_PUBLIC_BOUNDS",
+__all__ = ["PublicDomain", "STROKE_PUBLIC_BOUNDS", "Variable", "WHAS500_PUBLIC_BOUNDS", "WHAS500_PUBLIC_PLAN",
            "numeric_columns", "public_bounds"]
 
 WHAS500_PUBLIC_BOUNDS: dict[str, tuple[float, float]] = {
@@ -41,6 +41,19 @@ WHAS500_PUBLIC_BOUNDS: dict[str, tuple[float, float]] = {
     "lenfol": (0, 2400),     # days of follow-up: admissions 1997-2001, follow-up to end 2002
 }
 """Ranges of the WHAS500 numeric columns from clinical and study-design knowledge, not from the rows."""
+
+WHAS500_PUBLIC_PLAN: dict[tuple[str, str], float] = {
+    ("fstat", "lenfol"): 4.0,  # follow-up ends early for a patient who dies: the strongest link
+    ("fstat", "age"): 2.0,     # the first risk factor in every post-infarction score
+    ("fstat", "chf"): 1.0,     # heart failure at admission
+    ("fstat", "bmi"): 1.0,
+    ("fstat", "hr"): 1.0,      # heart rate on admission
+}
+"""A clinician's short list of what drives death after a heart attack, for ``MSTSynthesizer(tree=...)``.
+
+Public knowledge, like the bounds: the pairs to measure and the weights, doubling with
+the rank on the list, that split the two-way budget between them.
+"""
 
 STROKE_PUBLIC_BOUNDS: dict[str, tuple[float, float]] = {
     "Age": (18, 100),

@@ -16,6 +16,12 @@ is split in three equal parts:
    higher the score. One patient moves the score by at most 1 (sensitivity 1).
 3. **two-way marginals**: each tree edge's table of counts plus Gaussian noise.
 
+A structure known in advance (``tree=``: the star around an outcome, a spanning tree,
+or a weighted *measurement plan*, see :mod:`~course_utils.generators.mst_plan`) skips
+step 2 and its budget. With a plan only the listed pairs are measured, each with its
+weight's share of the two-way budget, and a paired column gets no one-way measurement
+of its own (the pair's sums count it).
+
 The paper then fits a graphical model with Private-PGM. Because the chosen marginals
 form a tree, this module does it directly: :func:`consistent_marginals` turns the
 noisy tables into probabilities that are non-negative, sum to 1 and agree on every
@@ -48,8 +54,10 @@ from ..privacy_accounting import (
 from ..schema import Metadata
 from .base import Synthesizer
 from .dp_domain import PublicDomain, check_private_fit, numeric_columns, public_bounds
+from .mst_plan import joined_components as _joined
+from .mst_plan import measurement_plan, public_tree
 
-__all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "private_bounds",
+__all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "measurement_plan", "private_bounds",
            "project_to_simplex", "public_tree", "sample_tree", "select_tree"]
 
 PUBLIC_GRID = np.unique([0.0] + [s * m * 10.0 ** k for s in (-1, 1) for m in (1, 1.5, 2, 3, 5, 7)
@@ -118,9 +126,13 @@ def _ipf(table: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int = 500
 
 def consistent_marginals(
     one_way: Sequence[np.ndarray], one_way_var: Sequence[np.ndarray],
-    two_way: Mapping[tuple[int, int], np.ndarray], two_way_var: float,
+    two_way: Mapping[tuple[int, int], np.ndarray], two_way_var: float | Mapping[tuple[int, int], float],
 ) -> tuple[list[np.ndarray], dict[tuple[int, int], np.ndarray]]:
     """Probabilities from noisy counts: non-negative, normalised, agreeing on shared columns.
+
+    ``two_way_var`` is the noise variance per cell, one number for all tables or one per
+    table (keyed like ``two_way``). A column that was not measured on its own has
+    ``one_way_var`` infinite: its counts then come from the two-way tables alone.
 
     1. Each column's counts are estimated twice over: by its own noisy histogram and by
        the row or column sums of every noisy two-way table that contains it. These
@@ -138,17 +150,18 @@ def consistent_marginals(
     totals, total_w = [], []
     for j in range(d):
         w = 1.0 / np.asarray(one_way_var[j], dtype=float)
-        est.append(w * one_way[j])
+        est.append(np.where(w > 0, w * one_way[j], 0.0))
         weight.append(w.copy())
-        totals.append(float(one_way[j].sum()))
+        totals.append(float(one_way[j].sum()) if np.all(w > 0) else 0.0)
         total_w.append(1.0 / float(np.sum(one_way_var[j])))
     for (a, b), y in two_way.items():
+        cell_var = float(two_way_var[a, b] if isinstance(two_way_var, Mapping) else two_way_var)
         for j, axis in ((a, 1), (b, 0)):
-            var = two_way_var * y.shape[axis]
+            var = cell_var * y.shape[axis]
             est[j] += y.sum(axis=axis) / var
             weight[j] += 1.0 / var
         totals.append(float(y.sum()))
-        total_w.append(1.0 / (two_way_var * y.size))
+        total_w.append(1.0 / (cell_var * y.size))
     n_hat = max(float(np.dot(totals, total_w) / np.sum(total_w)), 1.0)
     probs = [project_to_simplex(e / w, n_hat) / n_hat for e, w in zip(est, weight, strict=True)]
     pairs = {}
@@ -163,7 +176,9 @@ def sample_tree(one_way: Sequence[np.ndarray], two_way: Mapping[tuple[int, int],
     """``n`` rows of codes drawn ancestrally: the root from its marginal, each child given its parent.
 
     ``P(child | parent) = P(parent, child) / P(parent)``, read from the consistent
-    two-way table of the edge that joins them.
+    two-way table of the edge that joins them. The edges may form a forest: each further
+    tree starts from its first column, drawn from its marginal, independently of the
+    other trees (a column without any edge is a tree of one).
     """
     d = len(one_way)
     codes = np.zeros((n, d), dtype=np.int64)
@@ -172,23 +187,23 @@ def sample_tree(one_way: Sequence[np.ndarray], two_way: Mapping[tuple[int, int],
         neighbours[a].append((b, table))      # rows: a, columns: b
         neighbours[b].append((a, table.T))
     seen = [False] * d
-    order = [root] if d else []
-    seen[root] = bool(d)
-    codes[:, root] = _draw(np.broadcast_to(one_way[root], (n, len(one_way[root]))), rng)
-    for parent in order:  # the list grows while we walk it: breadth-first
-        for child, table in neighbours[parent]:
-            if seen[child]:
-                continue
-            seen[child] = True
-            order.append(child)
-            cond = table[codes[:, parent]]
-            sums = cond.sum(axis=1, keepdims=True)
-            fallback = np.broadcast_to(one_way[child], cond.shape)
-            cond = np.where(sums > 0, cond / np.where(sums > 0, sums, 1.0), fallback)
-            codes[:, child] = _draw(cond, rng)
-    for j in range(d):  # columns outside the tree (no edges): their own marginal
-        if not seen[j]:
-            codes[:, j] = _draw(np.broadcast_to(one_way[j], (n, len(one_way[j]))), rng)
+    for start in ([root] if d else []) + list(range(d)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        codes[:, start] = _draw(np.broadcast_to(one_way[start], (n, len(one_way[start]))), rng)
+        order = [start]
+        for parent in order:  # the list grows while we walk it: breadth-first
+            for child, table in neighbours[parent]:
+                if seen[child]:
+                    continue
+                seen[child] = True
+                order.append(child)
+                cond = table[codes[:, parent]]
+                sums = cond.sum(axis=1, keepdims=True)
+                fallback = np.broadcast_to(one_way[child], cond.shape)
+                cond = np.where(sums > 0, cond / np.where(sums > 0, sums, 1.0), fallback)
+                codes[:, child] = _draw(cond, rng)
     return codes
 
 
@@ -246,6 +261,16 @@ class MSTSynthesizer(Synthesizer):
             public knowledge (a clinician's diagram of which variables drive which). A tree
             given in advance costs no budget, so the one- and two-way measurements get half
             each: the choice of what to measure is public, the measurements stay private.
+            A *measurement plan* ``{(column, column): weight}`` (or ``(column, column,
+            weight)`` triples): measure only these pairs, which must form a forest, with the
+            two-way budget split in proportion to the public weights; a column in a pair is
+            not measured on its own (the pair's sums give its counts), so the one-way budget
+            goes to the other columns, which are sampled independently of the rest
+            (:mod:`~course_utils.generators.mst_plan`).
+        one_way_share: fraction of the budget (after bounds) for the one-way measurements;
+            ``None``: a third with a privately chosen tree (the rest split equally between
+            the choice and the two-way tables), a half with a public one. With a plan that
+            pairs every column there is no one-way measurement and this is ignored.
         random_state: seed; the noise, the tree and the samples all follow it.
         verbose: progress bar over the four steps.
 
@@ -254,9 +279,11 @@ class MSTSynthesizer(Synthesizer):
 
     Fitted attributes: ``domain_`` (the :class:`PublicDomain`), ``rho_`` (the zCDP
     budget), ``budget_`` (rho per step), ``sigma_one_way_`` and ``sigma_two_way_`` (the
-    Gaussian noise per cell), ``selection_epsilon_`` (per round), ``tree_`` (column
+    Gaussian noise per cell; with a weighted plan, the largest over the pairs),
+    ``edge_rho_`` and ``edge_sigma_`` (each measured pair's rho and noise),
+    ``selection_epsilon_`` (per round), ``tree_`` (column
     pairs), ``noisy_counts_`` (the released noisy one-way histograms over the public
-    codes), ``noisy_two_way_`` (the released noisy two-way tables, keyed by variable
+    codes; ``None`` for a column not measured on its own), ``noisy_two_way_`` (the released noisy two-way tables, keyed by variable
     index pairs), ``one_way_`` and ``two_way_`` (consistent probabilities on the compressed
     codes), ``epsilon_spent_`` (the (epsilon, delta) guarantee of everything measured).
     """
@@ -264,7 +291,8 @@ class MSTSynthesizer(Synthesizer):
     def __init__(self, epsilon: float | None = None, delta: float | None = None,
                  bounds: Mapping[str, tuple[float, float]] | str | None = None,
                  bounds_share: float = 0.1, n_bins: int = 8, compress: bool = True,
-                 tree: str | Sequence[tuple[str, str]] | None = None,
+                 tree: str | Sequence[tuple] | Mapping[tuple[str, str], float] | None = None,
+                 one_way_share: float | None = None,
                  random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.epsilon = epsilon
@@ -274,12 +302,17 @@ class MSTSynthesizer(Synthesizer):
         self.n_bins = n_bins
         self.compress = compress
         self.tree = tree
+        self.one_way_share = one_way_share
 
     def fit(self, df: pd.DataFrame, metadata: Metadata | None = None) -> MSTSynthesizer:
         """Measure ``df`` privately; ``metadata`` (public categories and kinds) is required."""
         check_private_fit(self, df, metadata)
         if not 0.0 < float(self.bounds_share) < 1.0:
             raise ValueError(f"bounds_share must be in (0, 1), got {self.bounds_share!r}")
+        share = self.one_way_share
+        if share is not None and (isinstance(share, bool) or not isinstance(share, int | float)
+                                  or not 0.0 < float(share) < 1.0):
+            raise ValueError(f"one_way_share must be a number in (0, 1) or None, got {share!r}")
         return super().fit(df, metadata)
 
     def _resolve_bounds(self, df: pd.DataFrame, rho: float) -> tuple[dict[str, tuple[float, float]], float]:
@@ -309,60 +342,80 @@ class MSTSynthesizer(Synthesizer):
         sizes = self.domain_.sizes_
         d = len(sizes)
         rho_main = rho - rho_bounds
-        public_edges = public_tree(self.tree, self.domain_.names)
+        names = self.domain_.names
+        plan = measurement_plan(self.tree, names)
+        # a column in a pair of a weighted plan is not measured on its own: the pair's
+        # row or column sums estimate its counts, and its budget goes to the pairs
+        covered = {j for e in plan.edges for j in e} if plan is not None and plan.weighted else set()
+        alone = [j for j in range(d) if j not in covered]
         # the paper's weights: d one-way and d - 1 two-way measurements share rho/3 each;
         # a public tree frees the selection's third for the measurements
-        parts = 3.0 if public_edges is None else 2.0
-        self.budget_ = {"bounds": rho_bounds, "one-way": rho_main / parts,
-                        "selection": rho_main / parts if public_edges is None and d > 1 else 0.0,
-                        "two-way": rho_main / parts if d > 1 else 0.0}
+        share = self.one_way_share if self.one_way_share is not None else (0.5 if plan is not None else 1 / 3)
+        rho_one = share * rho_main if alone else 0.0
+        rest = rho_main - rho_one if math.isfinite(rho_main) else rho_main
+        rho_sel = rest / 2.0 if plan is None and d > 1 else 0.0
+        self.budget_ = {"bounds": rho_bounds, "one-way": rho_one, "selection": rho_sel,
+                        "two-way": rest - rho_sel if d > 1 else 0.0}
         finite = math.isfinite(rho_main)
-        self.sigma_one_way_ = gaussian_sigma(self.budget_["one-way"]) * math.sqrt(d) if finite else 0.0
-        self.sigma_two_way_ = (gaussian_sigma(self.budget_["two-way"]) * math.sqrt(max(d - 1, 1))
-                               if finite and d > 1 else 0.0)
+        self.sigma_one_way_ = gaussian_sigma(rho_one) * math.sqrt(len(alone)) if finite and alone else 0.0
         bar.update()
 
         # 1. one-way marginals, then merge the levels that are mostly noise
         s1 = self.sigma_one_way_
-        noisy = [marginal_counts(codes, (j,), sizes) + rng_normal(self._rng, s1, sizes[j]) for j in range(d)]
-        self.noisy_counts_ = noisy  # what was released: each column's histogram plus noise
+        noisy: list[np.ndarray | None] = [None] * d
+        for j in alone:
+            noisy[j] = marginal_counts(codes, (j,), sizes) + rng_normal(self._rng, s1, sizes[j])
+        self.noisy_counts_ = noisy  # what was released: each measured column's histogram plus noise
         self.kept_, self.merged_ = [], []
         one_way, one_var, maps = [], [], []
         for j in range(d):
-            keep = noisy[j] >= 3 * s1 if (self.compress and s1 > 0) else np.ones(sizes[j], bool)
+            if noisy[j] is None:  # not measured on its own: every level kept, no information here
+                keep = np.ones(sizes[j], bool)
+            else:
+                keep = noisy[j] >= 3 * s1 if (self.compress and s1 > 0) else np.ones(sizes[j], bool)
             if (~keep).sum() <= 1:  # merging one level (or none) changes nothing
                 keep = np.ones(sizes[j], bool)
             self.kept_.append(np.flatnonzero(keep))
             self.merged_.append(np.flatnonzero(~keep))
             mapping = np.where(keep, np.cumsum(keep) - 1, keep.sum())
             maps.append(mapping)
-            one_way.append(np.bincount(mapping, weights=noisy[j]))
-            one_var.append(np.bincount(mapping, weights=np.full(sizes[j], s1 ** 2 + 1e-12)))
+            if noisy[j] is None:
+                one_way.append(np.zeros(sizes[j]))
+                one_var.append(np.full(sizes[j], np.inf))
+            else:
+                one_way.append(np.bincount(mapping, weights=noisy[j]))
+                one_var.append(np.bincount(mapping, weights=np.full(sizes[j], s1 ** 2 + 1e-12)))
         ccodes = np.column_stack([maps[j][codes[:, j]] for j in range(d)])
         csizes = np.array([len(y) for y in one_way])
         bar.update()
 
-        # 2. a spanning tree by the exponential mechanism
-        start = [project_to_simplex(y, max(float(y.sum()), 1.0)) for y in one_way]
-        start = [p / p.sum() for p in start]
-        rho_sel = self.budget_["selection"] if math.isfinite(rho) else math.inf
-        if public_edges is not None:
+        # 2. a spanning tree by the exponential mechanism (or the public plan, for free)
+        if plan is not None:
             self.selection_epsilon_ = 0.0
-            edges = public_edges
+            edges, shares = plan.edges, plan.shares
         else:
+            start = [project_to_simplex(y, max(float(y.sum()), 1.0)) for y in one_way]
+            start = [p / p.sum() for p in start]
+            rho_sel = rho_sel if math.isfinite(rho) else math.inf
             self.selection_epsilon_ = math.sqrt(8 * rho_sel / (d - 1)) if d > 1 else 0.0
             edges = select_tree(ccodes, csizes, start, rho_sel, self._rng)
-        names = self.domain_.names
+            shares = [1.0 / len(edges)] * len(edges)
         self.tree_ = [(names[a], names[b]) for a, b in edges]
+        # each pair's share of the two-way budget, and the Gaussian noise that share buys
+        self.edge_rho_ = {(names[a], names[b]): self.budget_["two-way"] * w for (a, b), w in zip(edges, shares, strict=True)}
+        self.edge_sigma_ = {pair: gaussian_sigma(r) if finite else 0.0 for pair, r in self.edge_rho_.items()}
+        self.sigma_two_way_ = max(self.edge_sigma_.values(), default=0.0)
         bar.update()
 
-        # 3. the tree's two-way marginals, then consistency
-        s2 = self.sigma_two_way_
-        two_way = {(a, b): marginal_counts(ccodes, (a, b), csizes)
-                   + rng_normal(self._rng, s2, csizes[a] * csizes[b]).reshape(csizes[a], csizes[b])
-                   for a, b in edges}
-        self.noisy_two_way_ = two_way  # released: the tree's two-way tables plus noise
-        self.one_way_, self.two_way_ = consistent_marginals(one_way, one_var, two_way, s2 ** 2 + 1e-12)
+        # 3. the pairs' two-way marginals, then consistency
+        two_way, two_var = {}, {}
+        for a, b in edges:
+            s2 = self.edge_sigma_[names[a], names[b]]
+            noise = rng_normal(self._rng, s2, csizes[a] * csizes[b]).reshape(csizes[a], csizes[b])
+            two_way[a, b] = marginal_counts(ccodes, (a, b), csizes) + noise
+            two_var[a, b] = s2 ** 2 + 1e-12
+        self.noisy_two_way_ = two_way  # released: the pairs' two-way tables plus noise
+        self.one_way_, self.two_way_ = consistent_marginals(one_way, one_var, two_way, two_var)
         self.epsilon_spent_ = cdp_eps(sum(self.budget_.values()), delta) if math.isfinite(rho) else math.inf
         bar.update()
         bar.close()
@@ -382,49 +435,25 @@ class MSTSynthesizer(Synthesizer):
         """One row per step: its share of rho and its noise; the last row is the total spent."""
         self._check_fitted()
         rows = [{"step": "bounds", "rho": self.budget_["bounds"], "noise": "Gaussian histogram on a fixed grid" if self.budget_["bounds"] else "public bounds: none"},
-                {"step": "one-way", "rho": self.budget_["one-way"], "noise": f"Gaussian sd {self.sigma_one_way_:.3g}"},
+                {"step": "one-way", "rho": self.budget_["one-way"], "noise": self._one_way_noise()},
                 {"step": "selection", "rho": self.budget_["selection"],
                  "noise": f"exponential mechanism, epsilon {self.selection_epsilon_:.3g} per edge"},
-                {"step": "two-way", "rho": self.budget_["two-way"], "noise": f"Gaussian sd {self.sigma_two_way_:.3g}"},
+                {"step": "two-way", "rho": self.budget_["two-way"], "noise": self._two_way_noise()},
                 {"step": f"total: (epsilon={self.epsilon_spent_:.3g}, delta={self.delta:g})",
                  "rho": sum(self.budget_.values()), "noise": ""}]
         return pd.DataFrame(rows).set_index("step")
 
+    def _one_way_noise(self) -> str:
+        alone = sum(counts is not None for counts in self.noisy_counts_)
+        if alone == len(self.noisy_counts_):
+            return f"Gaussian sd {self.sigma_one_way_:.3g}"
+        return f"Gaussian sd {self.sigma_one_way_:.3g} on the {alone} columns in no pair" if alone else "none: every column is in a pair"
 
-def _joined(component: list[int], a: int, b: int) -> list[int]:
-    """Connected parts after adding the edge ``(a, b)``: ``b``'s part joins ``a``'s."""
-    old, new = component[b], component[a]
-    return [new if c == old else c for c in component]
-
-
-def public_tree(tree: str | Sequence[tuple[str, str]] | None,
-                names: Sequence[str]) -> list[tuple[int, int]] | None:
-    """The edges (as variable indices) of a tree given in advance, checked; ``None`` if none.
-
-    ``tree`` is a variable name (the star around it) or ``(name, name)`` pairs that must
-    join all ``len(names)`` variables without a cycle.
-    """
-    if tree is None:
-        return None
-    index = {n: i for i, n in enumerate(names)}
-    if isinstance(tree, str):
-        if tree not in index:
-            raise ValueError(f"tree={tree!r}: no such column; choose one of {list(names)}")
-        centre = index[tree]
-        return [(centre, j) for j in range(len(names)) if j != centre]
-    edges, component = [], list(range(len(names)))
-    for pair in tree:
-        if len(pair) != 2 or any(c not in index for c in pair):
-            raise ValueError(f"tree: {pair!r} is not a pair of columns from {list(names)}")
-        a, b = index[pair[0]], index[pair[1]]
-        if component[a] == component[b]:
-            raise ValueError(f"tree: the pair {pair!r} closes a cycle; a tree has none")
-        component = _joined(component, a, b)
-        edges.append((a, b))
-    if len(edges) != len(names) - 1:
-        raise ValueError(f"tree: {len(edges)} pairs do not join all {len(names)} columns "
-                         f"(a spanning tree has {len(names) - 1})")
-    return edges
+    def _two_way_noise(self) -> str:
+        sds = sorted(self.edge_sigma_.values())
+        if not sds or sds[0] == sds[-1]:
+            return f"Gaussian sd {self.sigma_two_way_:.3g}"
+        return "Gaussian sd " + ", ".join(f"{a}-{b} {sd:.3g}" for (a, b), sd in self.edge_sigma_.items())
 
 
 def rng_normal(rng: np.random.Generator, sd: float, size: int) -> np.ndarray:

@@ -114,11 +114,60 @@ def _smallest_one():
     return 1.0  # the customary choice, without looking at the curve
 
 
+# -- 10.plan_noise ----------------------------------------------------------------------------
+def _plan_right():
+    def pair_noise(weights, rho_two_way):
+        total = sum(weights.values())
+        return {pair: 1 / math.sqrt(2 * rho_two_way * w / total) for pair, w in weights.items()}
+    return pair_noise
+
+
+def _plan_equal_split():
+    def pair_noise(weights, rho_two_way):  # the star's equal split: the weights are ignored
+        return {pair: 1 / math.sqrt(2 * rho_two_way / len(weights)) for pair in weights}
+    return pair_noise
+
+
+def _plan_unnormalised():
+    def pair_noise(weights, rho_two_way):  # spends rho * w on each pair: more than the budget
+        return {pair: 1 / math.sqrt(2 * rho_two_way * w) for pair, w in weights.items()}
+    return pair_noise
+
+
+def _plan_no_sqrt():
+    def pair_noise(weights, rho_two_way):
+        total = sum(weights.values())
+        return {pair: 1 / (2 * rho_two_way * w / total) for pair, w in weights.items()}
+    return pair_noise
+
+
+def _plan_returns_rho():
+    def pair_noise(weights, rho_two_way):  # each pair's budget, not its noise
+        total = sum(weights.values())
+        return {pair: rho_two_way * w / total for pair, w in weights.items()}
+    return pair_noise
+
+
+def _plan_inverse_weights():
+    def pair_noise(weights, rho_two_way):  # the heavier pair gets the noisier table
+        total = sum(1 / w for w in weights.values())
+        return {pair: 1 / math.sqrt(2 * rho_two_way * (1 / w) / total) for pair, w in weights.items()}
+    return pair_noise
+
+
+def _plan_list():
+    def pair_noise(weights, rho_two_way):  # the right numbers, but no pair to read them by
+        total = sum(weights.values())
+        return [1 / math.sqrt(2 * rho_two_way * w / total) for w in weights.values()]
+    return pair_noise
+
+
 RIGHT: dict[str, Callable[[], object]] = {
     "10.noise_scale": _scale_right,
     "10.randomize": _randomize_right,
     "10.estimate": _estimate_right,
     "10.smallest_epsilon": _smallest_right,
+    "10.plan_noise": _plan_right,
 }
 
 MUTANTS: dict[str, list[Callable[[], object]]] = {
@@ -126,4 +175,6 @@ MUTANTS: dict[str, list[Callable[[], object]]] = {
     "10.randomize": [_randomize_fixed_coin, _randomize_inverted, _randomize_only_ones, _randomize_global_rng],
     "10.estimate": [_estimate_raw_mean, _estimate_wrong_sign, _estimate_divided_by_p],
     "10.smallest_epsilon": [_smallest_largest, _smallest_smallest_of_grid, _smallest_off_grid, _smallest_one],
+    "10.plan_noise": [_plan_equal_split, _plan_unnormalised, _plan_no_sqrt, _plan_returns_rho, _plan_inverse_weights,
+                      _plan_list],
 }
