@@ -100,7 +100,7 @@ def test_a_guard_no_row_can_pass_fails_clearly(split):
 
 
 @pytest.mark.parametrize("bad, error", [(-0.5, ValueError), (float("nan"), ValueError),
-                                        ("1", TypeError), (True, TypeError)])
+                                        ("1", ValueError), (True, TypeError)])
 def test_bad_guard_settings_are_named(split, bad, error):
     train, _, meta = split
     with pytest.raises(error, match="closeness_guard"):

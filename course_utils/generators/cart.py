@@ -96,7 +96,11 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
             distance to the nearest other training patient (``0``: exact copies only;
             ``1``: closer than any other real patient is), and draw replacements until
             ``n`` rows are kept. Uses the training table only (the course's distance
-            of :mod:`course_utils.evaluation.distances`), never a holdout.
+            of :mod:`course_utils.evaluation.distances`), never a holdout. ``"match"``:
+            reject what ``1`` rejects, then thin the rows so that their closeness to
+            training patients is spread as the patients' own closeness to each other is
+            (:mod:`~course_utils.generators.closeness_guard`; a pilot sample after fitting
+            sets the thinning).
         max_rejection_draws: for conditions and the closeness guard, give up
             (``ValueError`` for conditions, ``RuntimeError`` for the guard) after
             drawing this many rows per requested row.
@@ -122,7 +126,7 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         max_depth: int | None = None,
         smoothing: str | dict[str, str | None] | None = None,
         method: str | dict[str, str] = "cart",
-        closeness_guard: float | None = None,
+        closeness_guard: float | str | None = None,
         max_rejection_draws: int = 100,
         n_jobs: int | None = None,
         random_state: int | None = None,
@@ -234,6 +238,7 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         self.closeness_guard_ = (None if self.closeness_guard is None else
                                  ClosenessGuard(self.closeness_guard).fit(df, self.metadata_))
         self.closeness_rejection_rate_ = 0.0
+        self._calibrate_guard()
 
     def leaf_values(self, column: str) -> dict[int, np.ndarray]:
         """The training values in each leaf of ``column``'s tree: ``{leaf node id: values}``.

@@ -22,6 +22,26 @@ guard keeps synthetic rows at a distance. Rejected rows are replaced by new draw
 and the share thrown away is reported, because a high share says the generator
 copies a lot.
 
+``factor="match"`` goes one step further. A fixed factor only cuts: every row past the
+threshold is kept, so the rows that survive pile up just beyond it, or, on a small table
+where the guard rejects most draws, drift towards the edges of the data. The training
+patients themselves say how far a row should sit. For each patient ``t``, its *closeness
+ratio* is ``own(t) / own(n)``, where ``n`` is ``t``'s nearest other patient: it is 1 when
+the two are each other's nearest neighbours and larger for patients on the edge of a
+cluster, never below 1. The matching guard measures the same ratio for synthetic rows,
+``d(s, t) / own(t)``, and thins them so that its distribution matches the patients' own
+(ratios below 1, closer than any real patient sits, are always rejected):
+
+4. After fitting, a pilot sample from the generator shows how its rows spread over
+   bands of the ratio (the deciles of the patients' ratios);
+5. each band keeps a share of its rows proportional to ``patients' share / pilot
+   share``, so an over-full band is thinned and the emptiest band keeps every row (a band
+   may count at most :data:`MAX_BOOST` times more than the pilot gives it, so that a band
+   the generator almost never reaches cannot make every other band reject nearly all).
+
+It is rejection sampling towards the spacing real patients have from each other, learnt
+from the training rows only.
+
 What it does not do: it gives no formal guarantee (that is differential privacy,
 lesson 10), and it cannot see closeness to patients outside the training table.
 
@@ -42,6 +62,15 @@ from ..constraints import apply_constraints
 from ..evaluation.distances import fit_encoder, nearest_distances
 from ..schema import Metadata
 
+MATCH = "match"
+"""The ``closeness_guard`` value of the matching guard (see the module docstring)."""
+
+MAX_BOOST = 4.0
+"""The matching guard never favours a band more than this many times over its pilot share."""
+
+PILOT_ROWS = 2000
+"""Rows of the matching guard's pilot sample: at least this, or 5 per training row."""
+
 
 class ClosenessGuard:
     """Learns from the training rows how close a synthetic row may come to each patient.
@@ -49,15 +78,26 @@ class ClosenessGuard:
     Args:
         factor: a synthetic row is rejected when its distance to its nearest training
             patient is below ``factor`` times that patient's distance to the nearest
-            other training patient. ``0`` rejects exact copies only.
+            other training patient. ``0`` rejects exact copies only. ``"match"``: the
+            matching guard of the module docstring (call :meth:`calibrate` with a pilot
+            sample of the generator before :meth:`keep`).
 
     Fitted attributes: ``encoder_`` (the course's distance, fitted on the training
     rows), ``train_matrix_`` (the encoded training rows) and ``own_distance_`` (each
-    training patient's leave-one-out nearest-neighbour distance).
+    training patient's leave-one-out nearest-neighbour distance). The matching guard adds
+    ``patient_ratio_`` (each patient's closeness ratio), ``band_edges_`` and
+    ``patient_share_`` (the patients' share in each band of the ratio; the first band,
+    below the smallest ratio, holds none) and, after :meth:`calibrate`, ``pilot_share_``
+    and ``acceptance_`` (the probability of keeping a row in each band).
     """
 
-    def __init__(self, factor: float = 1.0):
+    def __init__(self, factor: float | str = 1.0):
         self.factor = check_factor(factor)
+
+    @property
+    def matches(self) -> bool:
+        """Whether this is the matching guard (``factor="match"``)."""
+        return self.factor == MATCH
 
     def fit(self, train: pd.DataFrame, metadata: Metadata | None = None) -> ClosenessGuard:
         """Encode the training rows and measure each one's distance to its nearest other row."""
@@ -65,9 +105,36 @@ class ClosenessGuard:
             raise ValueError("the closeness guard needs at least 2 training rows")
         self.encoder_ = fit_encoder(train, metadata)
         self.train_matrix_ = self.encoder_.encode(train, "training table")
-        own, _ = nearest_distances(self.train_matrix_, self.train_matrix_, exclude_self=True,
-                                   algorithm="blas")
+        own, near = nearest_distances(self.train_matrix_, self.train_matrix_, exclude_self=True,
+                                      algorithm="blas")
         self.own_distance_ = own[:, 0]
+        if self.matches:
+            self.patient_ratio_ = closeness_ratio(self.own_distance_, self.own_distance_[near[:, 0]])
+            finite = self.patient_ratio_[np.isfinite(self.patient_ratio_)]
+            self.band_edges_ = np.unique(np.quantile(finite, np.arange(10) / 10)) if len(finite) else np.ones(1)
+            self.patient_share_ = self._band_share(self.patient_ratio_)
+        return self
+
+    def _band_share(self, ratio: np.ndarray) -> np.ndarray:
+        bands = np.searchsorted(self.band_edges_, ratio, side="right")
+        return np.bincount(bands, minlength=len(self.band_edges_) + 1) / max(len(ratio), 1)
+
+    def ratio(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(closeness ratio, distance)`` of each row: the distance to its nearest training
+        patient over that patient's distance to its nearest other patient."""
+        d, idx = self.nearest(rows)
+        return closeness_ratio(d, self.own_distance_[idx]), d
+
+    def calibrate(self, pilot: pd.DataFrame) -> ClosenessGuard:
+        """The matching guard's acceptance per band, from a pilot sample of the generator."""
+        if not self.matches:
+            raise ValueError(f"calibrate is for the matching guard (factor='match'), not factor={self.factor!r}")
+        r, d = self.ratio(pilot)
+        self.pilot_share_ = self._band_share(r[d > 0])
+        boost = np.where(self.pilot_share_ > 0, self.patient_share_ / np.maximum(self.pilot_share_, 1e-300),
+                         MAX_BOOST)
+        boost = np.minimum(boost, MAX_BOOST)
+        self.acceptance_ = boost / boost.max() if boost.max() > 0 else np.ones_like(boost)
         return self
 
     def nearest(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -78,16 +145,36 @@ class ClosenessGuard:
                                    algorithm="blas")
         return d[:, 0], idx[:, 0]
 
-    def keep(self, rows: pd.DataFrame) -> np.ndarray:
-        """A boolean mask: ``True`` for the rows the guard lets through."""
-        d, idx = self.nearest(rows)
-        return (d > 0) & (d >= self.factor * self.own_distance_[idx])
+    def keep(self, rows: pd.DataFrame, rng: np.random.Generator | None = None) -> np.ndarray:
+        """A boolean mask: ``True`` for the rows the guard lets through (the matching guard
+        draws its keep-or-thin decisions from ``rng``)."""
+        if not self.matches:
+            d, idx = self.nearest(rows)
+            return (d > 0) & (d >= self.factor * self.own_distance_[idx])
+        if not hasattr(self, "acceptance_"):
+            raise RuntimeError("the matching guard is not calibrated; call calibrate(pilot_rows) after fit")
+        if rng is None:
+            raise ValueError("the matching guard thins rows at random: pass rng")
+        r, d = self.ratio(rows)
+        bands = np.searchsorted(self.band_edges_, r, side="right")
+        return (d > 0) & (rng.random(len(rows)) < self.acceptance_[bands])
 
 
-def check_factor(factor: object) -> float:
-    """The guard's factor as a float, or a clear error for anything but a finite number >= 0."""
+def closeness_ratio(distance: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``distance / own``, with ``0 / 0`` (a copy of a patient who has a twin) as 1 and
+    ``x / 0`` as infinity."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(own > 0, distance / np.where(own > 0, own, 1.0), np.where(distance > 0, np.inf, 1.0))
+
+
+def check_factor(factor: object) -> float | str:
+    """The guard's factor as a float (or ``"match"``), or a clear error for anything else."""
+    if isinstance(factor, str):
+        if factor == MATCH:
+            return factor
+        raise ValueError(f"closeness_guard must be a number >= 0, {MATCH!r} or None, got {factor!r}")
     if isinstance(factor, bool) or not isinstance(factor, int | float | np.integer | np.floating):
-        raise TypeError(f"closeness_guard must be a number or None, got {type(factor).__name__}")
+        raise TypeError(f"closeness_guard must be a number, {MATCH!r} or None, got {type(factor).__name__}")
     if not np.isfinite(factor) or factor < 0:
         raise ValueError(f"closeness_guard must be a finite number >= 0 (or None), got {factor!r}")
     return float(factor)
@@ -98,10 +185,20 @@ class GuardedDraws:
     the fitted guard ``closeness_guard_`` refuses are replaced by new draws.
 
     The generator provides ``closeness_guard`` (the factor), ``closeness_guard_`` (a fitted
-    :class:`ClosenessGuard`, or ``None`` for no guard) and ``max_rejection_draws``, and
-    may override :meth:`_guard_advice`. After each ``sample`` call,
-    ``closeness_rejection_rate_`` is the share of drawn rows the guard threw away.
+    :class:`ClosenessGuard`, or ``None`` for no guard) and ``max_rejection_draws``, calls
+    :meth:`_calibrate_guard` at the end of its ``_fit``, and may override
+    :meth:`_guard_advice`. After each ``sample`` call, ``closeness_rejection_rate_`` is
+    the share of drawn rows the guard threw away.
     """
+
+    def _calibrate_guard(self) -> None:
+        """The matching guard's pilot sample, drawn from the fitted generator (no-op otherwise)."""
+        guard = getattr(self, "closeness_guard_", None)
+        if guard is None or not guard.matches:
+            return
+        rules = getattr(self.metadata_, "constraints", [])
+        n = max(PILOT_ROWS, 5 * self.n_train_)
+        guard.calibrate(apply_constraints(super()._draw_repaired(n, None, self._rng), rules))
 
     def sample(self, n: int, conditions: Any = None, random_state: Any = None) -> pd.DataFrame:
         """Draw ``n`` rows (see :meth:`Synthesizer.sample`); rows too close to a training
@@ -135,7 +232,7 @@ class GuardedDraws:
                     f"were far enough from every training patient (needed {n}); {self._guard_advice()}"
                 )
             rows = apply_constraints(draw(batch, conditions, rng), rules)
-            ok = guard.keep(rows)
+            ok = guard.keep(rows, rng)
             kept.append(rows[ok])
             n_kept += int(ok.sum())
             drawn += batch

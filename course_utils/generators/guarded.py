@@ -33,8 +33,11 @@ class GuardedSynthesizer(GuardedDraws, Synthesizer):
         closeness_guard: a number >= 0: a synthetic row is replaced when it copies a
             training row or lies closer to its nearest training patient than
             ``closeness_guard`` times that patient's distance to the nearest other
-            training patient (``0``: exact copies only). Learnt from the training rows
-            only, never from a holdout.
+            training patient (``0``: exact copies only). ``"match"``: reject what ``1``
+            rejects, then thin the rows so that their closeness to training patients is
+            spread as the patients' own closeness to each other is (a pilot sample after
+            fitting sets the thinning). Learnt from the training rows only, never from a
+            holdout.
         max_rejection_draws: give up with a ``RuntimeError`` after drawing this many rows
             per row asked for.
         random_state: seed (int), ``numpy.random.Generator`` or ``None``; drives the
@@ -48,7 +51,7 @@ class GuardedSynthesizer(GuardedDraws, Synthesizer):
     :meth:`sample`). It samples with conditions exactly when the wrapped generator does.
     """
 
-    def __init__(self, generator: Synthesizer, closeness_guard: float = 1.0, max_rejection_draws: int = 100,
+    def __init__(self, generator: Synthesizer, closeness_guard: float | str = 1.0, max_rejection_draws: int = 100,
                  random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
         self.generator = generator
@@ -75,6 +78,7 @@ class GuardedSynthesizer(GuardedDraws, Synthesizer):
         self.generator_ = clone(self.generator).fit(df, self.metadata_)
         self.closeness_guard_ = ClosenessGuard(self.closeness_guard).fit(df, self.metadata_)
         self.closeness_rejection_rate_ = 0.0
+        self._calibrate_guard()
 
     def _sample(self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator) -> pd.DataFrame:
         return self.generator_.sample(n, conditions, random_state=rng)
