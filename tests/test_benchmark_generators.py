@@ -136,6 +136,10 @@ def test_appended_runs_add_seeds_and_replace_a_repeated_run():
     assert (slow["quality"] == 0.5).all()  # seed 0 of the old run was replaced
     assert len(both[both["generator"] == "Fast"]) == 2 and "Broken" in set(both["generator"])
     assert combine_runs(old.iloc[:0], new).equals(new.reset_index(drop=True))
+    # a replaced run stays where it was, so a table run again keeps its place in the summary
+    old_order = list(dict.fromkeys(zip(old["dataset"], old["generator"], strict=True)))
+    both_order = list(dict.fromkeys(zip(both["dataset"], both["generator"], strict=True)))
+    assert both_order == old_order
 
 
 def test_append_on_the_command_line_keeps_the_earlier_runs(tmp_path):

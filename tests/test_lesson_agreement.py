@@ -79,6 +79,25 @@ def test_lesson05_smoothing_changes_only_numeric_columns(whas, lesson05):
         assert set(smooth[col].unique()) <= set(lesson05["as_codes"](train, meta)[col].unique())
 
 
+def test_lesson05_matching_guard_by_hand_is_the_package_guard(whas, lesson05):
+    from course_utils.generators.closeness_guard import ClosenessGuard
+
+    train, _, meta = whas
+    patient_ratio, ruler = lesson05["closeness_ratios"](train, meta)
+    guard = ClosenessGuard("match").fit(train, meta)
+    np.testing.assert_allclose(patient_ratio, guard.patient_ratio_)
+    pilot = CARTSynthesizer(min_samples_leaf=2, random_state=0).fit(train, meta).sample(1500, random_state=1)
+    pilot_ratio, pilot_d = lesson05["row_ratios"](pilot, ruler)
+    theirs_ratio, theirs_d = guard.ratio(pilot)
+    np.testing.assert_allclose(pilot_ratio, theirs_ratio)
+    np.testing.assert_allclose(pilot_d, theirs_d)
+    edges, acceptance = lesson05["matching_acceptance"](patient_ratio, pilot_ratio[pilot_d > 0])
+    guard.calibrate(pilot)
+    np.testing.assert_allclose(edges, guard.band_edges_)
+    np.testing.assert_allclose(acceptance, guard.acceptance_)
+    assert acceptance[0] == 0 and acceptance.max() == 1 and acceptance.min() < 0.5
+
+
 @pytest.fixture(scope="module")
 def lesson02():
     return exported_namespace("notebooks/02_smote.ipynb")

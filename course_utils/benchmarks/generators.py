@@ -176,12 +176,16 @@ def peers_note() -> str | None:
 
 def combine_runs(old: pd.DataFrame, new: pd.DataFrame,
                  keys: tuple[str, ...] = ("dataset", "generator", "seed")) -> pd.DataFrame:
-    """``old`` runs with ``new`` added; a run whose ``keys`` are in both keeps the new one."""
+    """``old`` runs with ``new`` added; a run whose ``keys`` are in both keeps the new one, in
+    the old one's place (so that a table run again keeps its order in the summary)."""
     keys = list(keys)
     if old.empty:
         return new.reset_index(drop=True)
-    replaced = old.set_index(keys).index.isin(new.set_index(keys).index)
-    return pd.concat([old[~replaced], new], ignore_index=True)
+    both = pd.concat([old, new], ignore_index=True)
+    newest = ~both.duplicated(keys, keep="last")
+    first_seen = both.groupby(keys, sort=False).ngroup()
+    return (both[newest].assign(_order=first_seen[newest]).sort_values("_order", kind="stable")
+            .drop(columns="_order").reset_index(drop=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.md").write_text(markdown(summary), encoding="utf-8")
     note = peers_note()
-    (out / "settings.json").write_text(json.dumps({"datasets": sorted(set(runs["dataset"])),
+    (out / "settings.json").write_text(json.dumps({"datasets": list(dict.fromkeys(runs["dataset"])),
                                                    "seeds": sorted(int(x) for x in set(runs["seed"])),
                                                    "fast": bool(args.fast or args.quick),
                                                    "generators": sorted(set(runs["generator"])),

@@ -1,7 +1,7 @@
 """Can a classifier tell synthetic rows from real ones, without and with the tables' rules?
 
 ``python -m course_utils benchmark realism [--only NAME,NAME] [--seeds 0,1,2]
-[--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0] [--fast]
+[--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0|match] [--fast]
 [--append] [--out benchmarks/results/realism.json]``
 
 For each generator (registry; default: the five of :data:`DEFAULT_ONLY`) and each
@@ -12,7 +12,7 @@ sample as many rows) is run three times (the ``variant`` column):
 - ``rules``: the accepted rules of :func:`accepted_rules` in ``metadata.constraints``;
 - ``rules+guard``: the same, with the generator wrapped in
   :class:`~course_utils.generators.guarded.GuardedSynthesizer` (closeness guard
-  ``--guard``, 1.0 unless told, learnt from the training rows), so that realism is judged next to a generator that
+  ``--guard``: a factor or ``match``, 1.0 unless told, learnt from the training rows), so that realism is judged next to a generator that
   keeps its distance from the training patients (CART, whose registered settings
   already guard, runs as it is).
 
@@ -131,7 +131,7 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
 
 
 def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, target: str,
-            seed: int, fast: bool, rules: list[Any], judged_by: list[Any], guard: float | None = None) -> dict[str, Any]:
+            seed: int, fast: bool, rules: list[Any], judged_by: list[Any], guard: float | str | None = None) -> dict[str, Any]:
     """Fit, sample and score one generator with ``rules`` (empty: none), counting rows that break
     ``judged_by``; with ``guard`` (a factor), the generator is wrapped in a closeness guard."""
     from ..constraints import rows_satisfying
@@ -159,7 +159,7 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
 
 
 def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY,
-                  variants=VARIANTS, guard: float = 1.0) -> pd.DataFrame:
+                  variants=VARIANTS, guard: float | str = 1.0) -> pd.DataFrame:
     """One row per (dataset, generator, seed, variant), or an ``error``."""
     from ..evaluation.detection import detection_auc
     from ..generators import registry
@@ -204,6 +204,11 @@ def before_after(runs: pd.DataFrame) -> pd.DataFrame:
     return mean.join(reference).reset_index()
 
 
+def _guard_setting(text: str) -> float | str:
+    """``--guard``: ``"match"`` or a number."""
+    return text if text == "match" else float(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: run, print the before/after table, write the JSON results."""
     from .generators import combine_runs
@@ -213,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--variants", default=",".join(VARIANTS), help="which of plain, rules, rules+guard to run")
-    parser.add_argument("--guard", type=float, default=1.0, help="the closeness guard's factor in rules+guard")
+    parser.add_argument("--guard", type=_guard_setting, default=1.0,
+                        help="the closeness guard in rules+guard: a factor, or 'match'")
     parser.add_argument("--fast", action="store_true", help="the registry's test settings (short training)")
     parser.add_argument("--append", action="store_true",
                         help="add these runs to those in --out (same table, generator, seed and variant: replaced)")

@@ -135,12 +135,13 @@ for _entry in (
                    "new rows between a row and a neighbour of the same class",
                    handles_missing=False, target="target",
                    fast_params={"variant": "smotenc"}, default_params={"variant": "smotenc"}),
-    # the closeness guard (judged from the training rows only) keeps CART's rows no closer to a
-    # training patient than that patient's nearest real neighbour: DCR share near 0.5, no copies
+    # the matching closeness guard (judged from the training rows only) spaces CART's rows from
+    # the training patients as the patients are spaced from each other: DCR share near 0.5, no
+    # copies, and (unlike a fixed factor) no drift to the edges of a small table
     GeneratorEntry("CARTSynthesizer", ".cart", "trees", "05",
                    "one decision tree per column, drawn column by column (synthpop-style)",
-                   supports_conditions=True, fast_params={"closeness_guard": 1.0},
-                   default_params={"closeness_guard": 1.0}),
+                   supports_conditions=True, fast_params={"closeness_guard": "match"},
+                   default_params={"closeness_guard": "match"}),
     GeneratorEntry("VAESynthesizer", ".vae", "deep", "06",
                    "variational autoencoder for mixed clinical columns", needs_torch=True,
                    supports_conditions=True,
