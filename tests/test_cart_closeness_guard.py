@@ -107,6 +107,13 @@ def test_bad_guard_settings_are_named(split, bad, error):
         CARTSynthesizer(closeness_guard=bad).fit(train, meta)
 
 
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "100"])
+def test_bad_max_rejection_draws_are_named(split, bad):
+    train, _, meta = split
+    with pytest.raises(ValueError, match="max_rejection_draws must be an int >= 1"):
+        CARTSynthesizer(max_rejection_draws=bad).fit(train, meta)
+
+
 def test_conditions_still_hold_with_the_guard(split):
     train, holdout, meta = split
     gen = CARTSynthesizer(closeness_guard=1.0, random_state=0).fit(train, meta)

@@ -71,7 +71,7 @@ from ..schema import number_to_datetime
 from .base import Synthesizer, repair_frame
 from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
 from .cart_plan import METHODS, Variable, encode_variables, plan_variables
-from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor
+from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor, check_max_draws
 
 __all__ = ["CARTSynthesizer", "METHODS"]
 
@@ -155,13 +155,7 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
             not isinstance(self.max_depth, int | np.integer) or self.max_depth < 1
         ):
             raise ValueError(f"max_depth must be None or an int >= 1, got {self.max_depth!r}")
-        if (
-            not isinstance(self.max_rejection_draws, int | np.integer)
-            or self.max_rejection_draws < 1
-        ):
-            raise ValueError(
-                f"max_rejection_draws must be an int >= 1, got {self.max_rejection_draws!r}"
-            )
+        check_max_draws(self.max_rejection_draws)
         if self.closeness_guard is not None:
             check_factor(self.closeness_guard)
 

@@ -180,6 +180,13 @@ def check_factor(factor: object) -> float | str:
     return float(factor)
 
 
+def check_max_draws(value: object) -> int:
+    """``max_rejection_draws`` as an int, or a clear error for anything but a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"max_rejection_draws must be an int >= 1, got {value!r}")
+    return int(value)
+
+
 class GuardedDraws:
     """Mixed into a :class:`~course_utils.generators.base.Synthesizer` (listed before it): rows
     the fitted guard ``closeness_guard_`` refuses are replaced by new draws.

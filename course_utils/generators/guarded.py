@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from .base import Synthesizer
-from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor
+from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor, check_max_draws
 
 __all__ = ["GuardedSynthesizer"]
 
@@ -72,9 +72,7 @@ class GuardedSynthesizer(GuardedDraws, Synthesizer):
         if not isinstance(self.generator, Synthesizer):
             raise TypeError(f"generator must be a course generator (a Synthesizer), got {type(self.generator).__name__}")
         check_factor(self.closeness_guard)
-        if isinstance(self.max_rejection_draws, bool) or not isinstance(self.max_rejection_draws, int | np.integer) \
-                or self.max_rejection_draws < 1:
-            raise ValueError(f"max_rejection_draws must be an int >= 1, got {self.max_rejection_draws!r}")
+        check_max_draws(self.max_rejection_draws)
         self.generator_ = clone(self.generator).fit(df, self.metadata_)
         self.closeness_guard_ = ClosenessGuard(self.closeness_guard).fit(df, self.metadata_)
         self.closeness_rejection_rate_ = 0.0
