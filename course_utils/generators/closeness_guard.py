@@ -40,7 +40,8 @@ cluster, never below 1. The matching guard measures the same ratio for synthetic
    the generator almost never reaches cannot make every other band reject nearly all).
 
 It is rejection sampling towards the spacing real patients have from each other, learnt
-from the training rows only.
+from the training rows only. Samples with conditions are thinned with the same
+keep-probabilities, learnt from the unconditional pilot.
 
 What it does not do: it gives no formal guarantee (that is differential privacy,
 lesson 10), and it cannot see closeness to patients outside the training table.
@@ -68,8 +69,9 @@ MATCH = "match"
 MAX_BOOST = 4.0
 """The matching guard never favours a band more than this many times over its pilot share."""
 
-PILOT_ROWS = 2000
-"""Rows of the matching guard's pilot sample: at least this, or 5 per training row."""
+PILOT_ROWS = (2000, 20_000)
+"""Rows of the matching guard's pilot sample: 5 per training row, within these bounds (ten bands'
+shares are estimated to about +-0.01 from 2,000 rows; more only costs time on a large table)."""
 
 
 class ClosenessGuard:
@@ -204,7 +206,7 @@ class GuardedDraws:
         if guard is None or not guard.matches:
             return
         rules = getattr(self.metadata_, "constraints", [])
-        n = max(PILOT_ROWS, 5 * self.n_train_)
+        n = int(np.clip(5 * self.n_train_, *PILOT_ROWS))
         guard.calibrate(apply_constraints(super()._draw_repaired(n, None, self._rng), rules))
 
     def sample(self, n: int, conditions: Any = None, random_state: Any = None) -> pd.DataFrame:
