@@ -174,6 +174,39 @@ def test_the_lessons_training_step_gives_the_package_losses(column_tokens):
         assert abs(a - b) < 1e-5
 
 
+def test_padding_after_the_longest_sentence_does_not_change_the_loss():
+    torch.manual_seed(5)
+    model = TinyGPT(vocab_size=12, context=10, d_model=16, n_layers=2, n_heads=2, dropout=0.0,
+                    column_tokens=[3, 4, 5]).eval()
+    seq = torch.randint(3, 12, (4, 10))
+    seq[:, 7:] = 0  # every sentence ends by position 7; the rest is padding
+    targets = seq[:, 1:].clone()
+    targets[targets == 0] = IGNORE
+    full = sequence_loss(model, seq[:, :-1], targets)
+    assert torch.allclose(sequence_loss(model, seq[:, :6], targets[:, :6]), full, atol=1e-6)
+    assert not torch.allclose(sequence_loss(model, seq[:, :5], targets[:, :5]), full, atol=1e-4)
+
+
+def test_training_batches_are_cut_after_their_longest_sentence(small, monkeypatch):
+    from course_utils.generators import llm
+
+    df, meta = small
+    seen = []
+    original = llm.training_step
+
+    def recording(model, optimizer, inputs, targets, label_smoothing=0.0):
+        seen.append(targets.clone())
+        return original(model, optimizer, inputs, targets, label_smoothing)
+
+    monkeypatch.setattr(llm, "training_step", recording)
+    gen = LanguageModelSynthesizer(epochs=1, random_state=0, **TINY).fit(df, meta)
+    assert all((t[:, -1] != IGNORE).any() for t in seen)  # the cut keeps the longest sentence whole
+    assert max(t.shape[1] for t in seen) < gen.context_
+    # a sentence's length does not depend on its order or anchor: the same targets are counted as uncut
+    _, uncut = gen.encode_sentences(gen.format_.serialize_table(df, 1, True, 1))
+    assert sum(int((t != IGNORE).sum()) for t in seen) == int((uncut != IGNORE).sum())
+
+
 def test_the_learning_rate_warms_up_then_decays_to_zero():
     factor = warmup_cosine(total_steps=100, warmup_steps=10)
     rates = [factor(s) for s in range(100)]

@@ -217,3 +217,13 @@ def test_the_grammar_forbids_a_column_already_used(whas):
     grammar.advance(state, tok.id("bmi is "))
     # bmi runs from 13.1 to 44.8: it starts with 1 to 4, never with "-" or "nan"
     assert {tok.vocab[i] for i in grammar.allowed(state)} == set("1234")
+
+
+def test_the_tokenizer_takes_the_longest_token_at_each_position():
+    tok = RowTokenizer(["<pad>", "<bos>", "<eos>", "a", "ab", "abc", "b", "c"])
+    assert [tok.vocab[i] for i in tok.encode("abcabba", bos=False, eos=False)] == ["abc", "ab", "b", "a"]
+    assert tok.encode("") == [tok.bos_id, tok.eos_id]
+    with pytest.raises(ValueError, match="position 2: 'd'"):
+        tok.encode("abd")
+    with pytest.raises(ValueError, match="position 3: 'x'"):
+        tok.encode("abcx")

@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -373,7 +374,6 @@ class RowTokenizer:
         self.vocab = vocab
         self.version = self.VERSION
         self.index = {t: i for i, t in enumerate(vocab)}
-        self._longest = max(len(t) for t in vocab)
 
     @staticmethod
     def pair_token(name: str) -> str:
@@ -426,15 +426,13 @@ class RowTokenizer:
         """Token ids of ``text`` (longest match first), between ``<bos>`` and ``<eos>`` if asked."""
         ids = [self.bos_id] if bos else []
         i = 0
-        while i < len(text):
-            for size in range(min(self._longest, len(text) - i), 0, -1):
-                piece = text[i:i + size]
-                if piece in self.index:
-                    ids.append(self.index[piece])
-                    i += size
-                    break
-            else:
-                raise ValueError(f"no token for the text at position {i}: {text[i:i + 20]!r}")
+        for match in _token_pattern(tuple(self.vocab)).finditer(text):
+            if match.start() != i:  # finditer skipped text that no token spells
+                break
+            ids.append(self.index[match.group()])
+            i = match.end()
+        if i != len(text):
+            raise ValueError(f"no token for the text at position {i}: {text[i:i + 20]!r}")
         return ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -460,6 +458,17 @@ class RowTokenizer:
             raise ValueError("not a course_utils RowTokenizer (the format field differs)")
         check_tokenizer_version(data.get("version"))
         return cls(data["vocab"])
+
+
+@lru_cache(maxsize=16)
+def _token_pattern(vocab: tuple[str, ...]) -> re.Pattern:
+    """A regex of the tokens, longest first: at each position it takes the longest token that matches.
+
+    It is the rule of :meth:`RowTokenizer.encode`, run in C: sentences are written anew before
+    every epoch. Kept here rather than on the tokeniser, so that a generator file holds plain
+    data only (and tokenisers saved before it existed load as they are).
+    """
+    return re.compile("|".join(re.escape(t) for t in sorted(vocab, key=len, reverse=True)))
 
 
 def check_tokenizer_version(version: Any) -> None:
