@@ -98,6 +98,17 @@ def test_conditions_hold_with_the_matching_guard(whas500_split):
     assert exact_match_rate(train, out, holdout, meta)["synthetic"] == 0
 
 
+def test_rows_closer_than_any_patient_are_refused_even_when_the_pilot_had_none(whas500_split):
+    train, _, meta = whas500_split
+    guard = ClosenessGuard("match").fit(train, meta)
+    rows = CARTSynthesizer(random_state=0).fit(train, meta).sample(2000, random_state=1)
+    guard.calibrate(rows[guard.ratio(rows)[0] >= 1])  # a pilot without a row closer than 1
+    assert guard.pilot_share_[0] == 0
+    assert guard.acceptance_[0] == 0 and guard.acceptance_.max() == 1
+    near = train.assign(bmi=train["bmi"] + 1e-6)  # near copies: ratios far below 1
+    assert not guard.keep(near, np.random.default_rng(0)).any()
+
+
 def test_misuse_gets_clear_errors(whas500_split):
     train, _, meta = whas500_split
     with pytest.raises(ValueError, match="closeness_guard.*'match'.*'matched'"):

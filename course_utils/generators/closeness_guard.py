@@ -135,8 +135,10 @@ class ClosenessGuard:
         self.pilot_share_ = self._band_share(r[d > 0])
         boost = np.where(self.pilot_share_ > 0, self.patient_share_ / np.maximum(self.pilot_share_, 1e-300),
                          MAX_BOOST)
-        boost = np.minimum(boost, MAX_BOOST)
-        self.acceptance_ = boost / boost.max() if boost.max() > 0 else np.ones_like(boost)
+        # a band no patient falls in (below every patient's ratio) is never kept, even when the
+        # pilot happened to miss it; the patients' shares sum to 1, so some band keeps every row
+        boost = np.where(self.patient_share_ > 0, np.minimum(boost, MAX_BOOST), 0.0)
+        self.acceptance_ = boost / boost.max()
         return self
 
     def nearest(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
