@@ -117,9 +117,12 @@ class ClosenessGuard:
             self.patient_share_ = self._band_share(self.patient_ratio_)
         return self
 
+    def _bands(self, ratio: np.ndarray) -> np.ndarray:
+        """The band of each ratio: 0 below the smallest edge, ``len(band_edges_)`` above the largest."""
+        return np.searchsorted(self.band_edges_, ratio, side="right")
+
     def _band_share(self, ratio: np.ndarray) -> np.ndarray:
-        bands = np.searchsorted(self.band_edges_, ratio, side="right")
-        return np.bincount(bands, minlength=len(self.band_edges_) + 1) / max(len(ratio), 1)
+        return np.bincount(self._bands(ratio), minlength=len(self.band_edges_) + 1) / max(len(ratio), 1)
 
     def ratio(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(closeness ratio, distance)`` of each row: the distance to its nearest training
@@ -160,8 +163,7 @@ class ClosenessGuard:
         if rng is None:
             raise ValueError("the matching guard thins rows at random: pass rng")
         r, d = self.ratio(rows)
-        bands = np.searchsorted(self.band_edges_, r, side="right")
-        return (d > 0) & (rng.random(len(rows)) < self.acceptance_[bands])
+        return (d > 0) & (rng.random(len(rows)) < self.acceptance_[self._bands(r)])
 
 
 def closeness_ratio(distance: np.ndarray, own: np.ndarray) -> np.ndarray:
