@@ -205,8 +205,10 @@ def before_after(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _guard_setting(text: str) -> float | str:
-    """``--guard``: ``"match"`` or a number."""
-    return text if text == "match" else float(text)
+    """``--guard``: ``"match"`` or a number, checked as the generators check it."""
+    from ..generators.closeness_guard import MATCH, check_factor
+
+    return check_factor(text if text == MATCH else float(text))
 
 
 def main(argv: list[str] | None = None) -> int:
