@@ -54,8 +54,7 @@ from ..privacy_accounting import (
 from ..schema import Metadata
 from .base import Synthesizer
 from .dp_domain import PublicDomain, check_private_fit, numeric_columns, public_bounds
-from .mst_plan import joined_components as _joined
-from .mst_plan import measurement_plan, public_tree
+from .mst_plan import joined_components, measurement_plan, public_tree
 
 __all__ = ["MSTSynthesizer", "consistent_marginals", "marginal_counts", "measurement_plan", "private_bounds",
            "project_to_simplex", "public_tree", "sample_tree", "select_tree"]
@@ -106,7 +105,7 @@ def select_tree(codes: np.ndarray, sizes: Sequence[int], one_way: Sequence[np.nd
         candidates = [e for e in scores if component[e[0]] != component[e[1]]]
         idx = exponential_mechanism([scores[e] for e in candidates], epsilon, 1.0, rng)
         a, b = candidates[idx]
-        component = _joined(component, a, b)
+        component = joined_components(component, a, b)
         edges.append((a, b))
     return edges
 
