@@ -48,6 +48,7 @@ from .schema import Metadata, infer_metadata, repair_frame, validate
 from .values import TIME_UNITS
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
+POINT_MASS_ROWS = 5  # quantile scaling: a column whose values repeat this often on average decodes onto them
 _SCALED_KINDS = ("continuous", "integer", "datetime")  # the schema's kinds that get a scaler
 DATE_UNIT = "day"  # dates become days since 1970 before their scaler
 _DAY_NS = TIME_UNITS[DATE_UNIT]
@@ -84,8 +85,9 @@ class Span:
 class _Scaler:
     """Scale one numeric column; fitted on its non-missing values."""
 
-    def __init__(self, method: str):
+    def __init__(self, method: str, point_masses: bool = False):
         self.method = method
+        self.point_masses = point_masses
 
     def fit(self, x: np.ndarray) -> _Scaler:
         x = np.asarray(x, dtype=float)
@@ -102,6 +104,11 @@ class _Scaler:
             mid = cdf - counts / counts.sum() / 2  # mid-rank of each distinct value
             self.knots_ = knots
             self.scores_ = stats.norm.ppf(np.clip(mid, _EPS, 1 - _EPS))
+            # values that repeat (a score recorded in steps of 10) are point masses:
+            # decoding lands on them instead of between them
+            self.discrete_ = bool(self.point_masses and len(knots) > 1 and counts.mean() >= POINT_MASS_ROWS)
+            if self.discrete_:
+                self.edges_ = stats.norm.ppf(np.clip(cdf[:-1], _EPS, 1 - _EPS))
         elif self.method == "boxcox":
             shifted = x - self.min_ + 1.0
             if np.ptp(shifted) == 0:
@@ -134,6 +141,8 @@ class _Scaler:
         if self.method == "quantile":
             if len(self.knots_) == 1:
                 return np.full_like(z, self.knots_[0])
+            if getattr(self, "discrete_", False):  # files saved before point masses interpolate
+                return self.knots_[np.searchsorted(self.edges_, z)].astype(float)
             return np.interp(z, self.scores_, self.knots_)
         y = z * self.yscale_ + self.ymin_
         if self.lambda_ != 0:
@@ -206,14 +215,22 @@ class TabularTransformer:
             per column (unlisted columns use ``standard``).
         random_state: seed for ``inverse_transform(..., sample=True)`` when the call
             gives none.
+        point_masses: with ``quantile`` scaling, a numeric column whose values repeat
+            (``POINT_MASS_ROWS`` training rows per distinct value or more on average, e.g. a
+            performance score recorded in steps of 10) decodes onto its observed values
+            instead of between them. Off by default, so that a value the training rows
+            never held (a holdout patient's) comes back as itself; the generators turn it on,
+            because a synthetic score of 47 on a scale recorded in tens gives every row away.
 
     Fitted attributes: ``metadata_``, ``encoding_`` (the fitted :func:`neural_encoding`),
     ``scalers_`` (one per numeric column), ``layout_`` (list of :class:`Span`),
     ``output_dim_``, ``columns_``, ``dtypes_``.
     """
 
-    def __init__(self, continuous: str | dict[str, str] = "quantile", random_state: int | None = None):
+    def __init__(self, continuous: str | dict[str, str] = "quantile", random_state: int | None = None,
+                 point_masses: bool = False):
         self.continuous = continuous
+        self.point_masses = point_masses
         self.random_state = random_state
 
     # -- fitting ----------------------------------------------------------------------
@@ -241,7 +258,7 @@ class TabularTransformer:
                 values = values[~np.isnan(values)]
                 if code.kind == "datetime":
                     self.resolution_[code.name] = _time_resolution(df[code.name])
-                self.scalers_[code.name] = _Scaler(self._method_for(code.name)).fit(values)
+                self.scalers_[code.name] = _Scaler(self._method_for(code.name), self.point_masses).fit(values)
         self.layout_ = [span for code in self.encoding_.codes_ for span in _spans(code)]
         self.output_dim_ = self.encoding_.n_features_
         return self

@@ -144,6 +144,20 @@ def test_unconditional_gan_and_missing_values(small_whas):
     assert out.drop(columns="bmi").notna().all().all()
 
 
+@pytest.mark.parametrize("kind", ["GAN", "VAE"])
+def test_a_score_recorded_in_steps_of_ten_stays_on_its_steps(kind):
+    from course_utils.generators import VAESynthesizer
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"karnofsky": rng.choice(np.arange(20, 100, 10), 200), "age": rng.integers(35, 85, 200)})
+    gen = (GANSynthesizer(random_state=0, condition_column=None, **TINY) if kind == "GAN"
+           else VAESynthesizer(epochs=3, hidden=(16,), latent_dim=3, random_state=0, verbose=False)).fit(df)
+    out = gen.sample(1000, random_state=0)
+    assert set(out["karnofsky"]) <= set(df["karnofsky"])  # no 47s that give the table away
+    assert out["karnofsky"].nunique() >= 4
+    assert out["age"].nunique() > 20  # values seen about four times each still spread between them
+
+
 def test_rare_category_is_learned():
     df = _rare_table()
     gen = GANSynthesizer(epochs=60, batch_size=100, latent_dim=8, generator_dim=(32, 32),

@@ -114,6 +114,31 @@ def test_quantile_encoding_makes_skewed_columns_normal(whas500):
     assert raw_skew > 2 and abs(pd.Series(z).skew()) < 0.5
 
 
+def test_quantile_decoding_lands_on_point_masses_and_interpolates_between_unique_values():
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"karnofsky": rng.choice(np.arange(20, 100, 10), n),  # a score recorded in steps of 10
+                       "lab": rng.normal(5.0, 1.0, n)})  # every value its own
+    plain = TabularTransformer(continuous="quantile").fit(df)
+    assert not plain.scalers_["karnofsky"].discrete_  # off unless asked: an unseen value comes back as itself
+    assert plain.inverse_transform(plain.transform(pd.DataFrame({"karnofsky": [45], "lab": [5.0]})))["karnofsky"][0] == 45
+    t = TabularTransformer(continuous="quantile", point_masses=True).fit(df)
+    assert t.scalers_["karnofsky"].discrete_ and not t.scalers_["lab"].discrete_
+    z = rng.normal(0, 1.3, (5000, t.output_dim_))
+    back = t.inverse_transform(z)
+    assert set(back["karnofsky"]) <= set(df["karnofsky"])  # never 47 or 61
+    assert len(set(back["karnofsky"])) == 8
+    # each level comes back in its training share when the scores are standard normal
+    shares = back["karnofsky"].value_counts(normalize=True)
+    expected = df["karnofsky"].value_counts(normalize=True)
+    z1 = t.inverse_transform(rng.normal(0, 1, (20000, t.output_dim_)))["karnofsky"].value_counts(normalize=True)
+    assert np.abs(z1.reindex(expected.index) - expected).max() < 0.02
+    assert len(shares) == 8
+    lab = back["lab"].to_numpy()
+    assert np.mean(np.isin(lab.round(6), df["lab"].round(6))) < 0.05  # new values between the observed ones
+    assert_round_trip(df, t.inverse_transform(t.transform(df)), infer_metadata(df))
+
+
 def test_decoding_model_output(whas500):
     t = TabularTransformer(random_state=0).fit(whas500)
     rng = np.random.default_rng(0)

@@ -236,7 +236,7 @@ class GANSynthesizer(Synthesizer):
                 f"the training table has {len(df)} rows, fewer than pac={self.pac} "
                 "(rows per critic pack); lower pac or use more rows"
             )
-        self.transformer_ = TabularTransformer(continuous=self.continuous).fit(df, self.metadata_)
+        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True).fit(df, self.metadata_)
         self.gan_layout_ = self._gan_layout(self.transformer_.layout_)
         self._X_gan = self._to_gan(self.transformer_.transform(df))
 

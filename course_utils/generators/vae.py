@@ -271,7 +271,7 @@ class VAESynthesizer(Synthesizer):
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         start = time.perf_counter()
-        self.transformer_ = TabularTransformer(continuous=self.continuous).fit(df, self.metadata_)
+        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True).fit(df, self.metadata_)
         layout = self.transformer_.layout_
         n_numeric = sum(s.kind == "numeric" for s in layout)
         dev = resolve_device(self.device)
