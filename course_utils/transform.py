@@ -48,7 +48,10 @@ from .schema import Metadata, infer_metadata, repair_frame, validate
 from .values import TIME_UNITS
 
 CONTINUOUS_METHODS = ("standard", "minmax", "quantile", "boxcox")
-POINT_MASS_ROWS = 5  # quantile scaling: a column whose values repeat this often on average decodes onto them
+POINT_MASS_ROWS = 10  # quantile scaling: a column whose values repeat this often on average decodes onto them
+# the generators code an integer column with at most this many levels as a one-hot block
+# (clinical ordinal scales: NIHSS items 0-2 to 0-4, the modified Rankin scale 0-6)
+ORDINAL_LEVELS = 7
 _SCALED_KINDS = ("continuous", "integer", "datetime")  # the schema's kinds that get a scaler
 DATE_UNIT = "day"  # dates become days since 1970 before their scaler
 _DAY_NS = TIME_UNITS[DATE_UNIT]
@@ -221,6 +224,12 @@ class TabularTransformer:
             instead of between them. Off by default, so that a value the training rows
             never held (a holdout patient's) comes back as itself; the generators turn it on,
             because a synthetic score of 47 on a scale recorded in tens gives every row away.
+        ordinal_levels: an integer column with at most this many distinct values (an NIHSS
+            item scored 0-4, a Rankin scale, a count of conditions) is coded as a one-hot block
+            of its observed values instead of one scaled number (0: never). A network then
+            gives each level its own probability, and the combinations of levels across such
+            columns follow the training rows far more closely than rounded numbers do; the
+            generators use it. The order of the levels is lost to the model, not to the table.
 
     Fitted attributes: ``metadata_``, ``encoding_`` (the fitted :func:`neural_encoding`),
     ``scalers_`` (one per numeric column), ``layout_`` (list of :class:`Span`),
@@ -228,9 +237,10 @@ class TabularTransformer:
     """
 
     def __init__(self, continuous: str | dict[str, str] = "quantile", random_state: int | None = None,
-                 point_masses: bool = False):
+                 point_masses: bool = False, ordinal_levels: int = 0):
         self.continuous = continuous
         self.point_masses = point_masses
+        self.ordinal_levels = ordinal_levels
         self.random_state = random_state
 
     # -- fitting ----------------------------------------------------------------------
@@ -247,7 +257,7 @@ class TabularTransformer:
         self.metadata_ = metadata.copy()
         self.columns_ = metadata.names
         self.dtypes_ = {c: df[c].dtype for c in self.columns_}
-        self.encoding_ = neural_encoding().fit(df, self.metadata_)
+        self.encoding_ = neural_encoding().fit(df, self._coding_metadata(df))
         self.scalers_: dict[str, _Scaler] = {}
         self.resolution_: dict[str, int] = {}
         for code in self.encoding_.codes_:
@@ -262,6 +272,21 @@ class TabularTransformer:
         self.layout_ = [span for code in self.encoding_.codes_ for span in _spans(code)]
         self.output_dim_ = self.encoding_.n_features_
         return self
+
+    def _coding_metadata(self, df: pd.DataFrame) -> Metadata:
+        """The metadata the encoding is built from: integer columns with few levels become categories."""
+        levels = self.ordinal_levels
+        if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 0:
+            raise ValueError(f"ordinal_levels must be a whole number >= 0, got {levels!r}")
+        meta = self.metadata_
+        for name in meta.names:
+            if meta[name].kind != "integer" or meta[name].group is not None:
+                continue
+            seen = pd.unique(df[name].dropna())
+            if 2 <= len(seen) <= levels:
+                meta = meta.update_column(name, kind="categorical", bounds=None,
+                                          categories=sorted(int(v) for v in seen))
+        return meta
 
     def _method_for(self, name: str) -> str:
         if isinstance(self.continuous, dict):

@@ -139,6 +139,27 @@ def test_quantile_decoding_lands_on_point_masses_and_interpolates_between_unique
     assert_round_trip(df, t.inverse_transform(t.transform(df)), infer_metadata(df))
 
 
+def test_integer_columns_with_few_levels_can_be_coded_as_one_hot_blocks():
+    rng = np.random.default_rng(1)
+    n = 200
+    df = pd.DataFrame({"item": rng.choice([0, 1, 2, 4], n),  # an ordinal item; 3 never scored here
+                       "rankin": rng.integers(0, 7, n).astype("int64"),
+                       "age": rng.integers(30, 95, n),
+                       "sex": rng.choice(["f", "m"], n)})
+    df.loc[:9, "item"] = np.nan  # missing values get their own level
+    t = TabularTransformer(ordinal_levels=7).fit(df)
+    spans = {s.column: s for s in t.layout_ if s.kind == "onehot"}
+    assert spans["item"].levels == (0, 1, 2, 4, None) and spans["rankin"].levels == tuple(range(7))
+    assert "age" not in spans  # 65 levels: one scaled number
+    back = t.inverse_transform(t.transform(df))
+    pd.testing.assert_frame_equal(back, df)
+    assert str(back["rankin"].dtype) == "int64"
+    assert t.metadata_["rankin"].kind == "integer"  # the table's metadata is untouched
+    assert not {"item", "rankin"} & {s.column for s in TabularTransformer().fit(df).layout_ if s.kind == "onehot"}
+    with pytest.raises(ValueError, match="ordinal_levels"):
+        TabularTransformer(ordinal_levels=-1).fit(df)
+
+
 def test_decoding_model_output(whas500):
     t = TabularTransformer(random_state=0).fit(whas500)
     rng = np.random.default_rng(0)

@@ -52,7 +52,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from ..transform import Span, TabularTransformer
+from ..transform import ORDINAL_LEVELS, Span, TabularTransformer
 from .base import Synthesizer
 from .gan_training import (  # noqa: F401  (the objective's pieces are public here too)
     WGANTraining,
@@ -236,7 +236,8 @@ class GANSynthesizer(Synthesizer):
                 f"the training table has {len(df)} rows, fewer than pac={self.pac} "
                 "(rows per critic pack); lower pac or use more rows"
             )
-        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True).fit(df, self.metadata_)
+        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True,
+                                               ordinal_levels=ORDINAL_LEVELS).fit(df, self.metadata_)
         self.gan_layout_ = self._gan_layout(self.transformer_.layout_)
         self._X_gan = self._to_gan(self.transformer_.transform(df))
 

@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..transform import TabularTransformer
+from ..transform import ORDINAL_LEVELS, TabularTransformer
 from .base import Synthesizer
 from .neural import (
     EarlyStopping,
@@ -271,7 +271,8 @@ class VAESynthesizer(Synthesizer):
     def _fit(self, df: pd.DataFrame) -> None:
         self._check_params()
         start = time.perf_counter()
-        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True).fit(df, self.metadata_)
+        self.transformer_ = TabularTransformer(continuous=self.continuous, point_masses=True,
+                                               ordinal_levels=ORDINAL_LEVELS).fit(df, self.metadata_)
         layout = self.transformer_.layout_
         n_numeric = sum(s.kind == "numeric" for s in layout)
         dev = resolve_device(self.device)
