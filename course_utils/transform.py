@@ -20,6 +20,11 @@ Encodings, column by column:
 - binary columns: one 0/1 number.
 - categorical columns: a one-hot block; a one-hot group declared in the metadata
   (several 0/1 columns that encode one variable) is one block as well.
+- what the generators add (both off by default): ``ordinal_levels`` codes an integer
+  column with few levels (an NIHSS item scored 0-4) as a one-hot block of its observed
+  values, and ``point_masses`` decodes a quantile-scaled column whose values repeat (a
+  score recorded in tens) onto those values instead of between them. A classifier spots
+  rounded network output on such columns at once; see :class:`TabularTransformer`.
 - missing values: a numeric or binary column that may be missing gets a 0/1 indicator
   column after its value; a categorical gets an extra "missing" level in its block.
 
