@@ -12,7 +12,8 @@ once by a classifier (and by a clinician), so the rules live in the table's
   group chosen by intervals of a numeric column);
 - rules that can only be checked, kept by rejection (draw more rows, keep the valid
   ones): :class:`Inequality`, :class:`FixedCombinations` (only the listed combinations
-  of a few categorical columns) and :class:`SurvivalPair` (time within ``[0, limit]``
+  of a few categorical columns), :class:`BoundedSum` (a total of parts plus a part the
+  table does not hold) and :class:`SurvivalPair` (time within ``[0, limit]``
   where the limit is a maximum follow-up and/or each patient's own possible follow-up
   under administrative censoring).
 
@@ -120,6 +121,40 @@ class SumOf(Constraint):
     def describe(self) -> str:
         """``column = a + b + ...``."""
         return f"{self.column} = " + " + ".join(self.sources)
+
+
+@dataclass
+class BoundedSum(Constraint):
+    """``column`` is the sum of ``sources`` plus a part the table does not hold, between ``low`` and ``high``.
+
+    The NIHSS total on arrival is the sum of the score's items; a table that keeps all the
+    items but item 1a (level of consciousness, 0-3) has ``total - sum(items)`` between 0
+    and 3 in every row. The hidden part cannot be rebuilt, so the rule is kept by rejection.
+    """
+
+    column: str
+    sources: list[str]
+    low: float
+    high: float
+    rule: ClassVar[str] = "bounded_sum"
+
+    def __post_init__(self) -> None:
+        self.sources = list(self.sources)
+        if not self.low <= self.high:
+            raise ValueError(f"bounded sum of {self.column!r}: low ({self.low}) must not exceed high ({self.high})")
+
+    def columns(self) -> list[str]:
+        """The total and its parts."""
+        return [self.column, *self.sources]
+
+    def holds(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows where the total minus the parts lies in ``[low, high]``."""
+        rest = _numbers(df, self.column) - np.sum([_numbers(df, s) for s in self.sources], axis=0)
+        return np.isnan(rest) | ((rest >= self.low - 1e-9) & (rest <= self.high + 1e-9))
+
+    def describe(self) -> str:
+        """``column = a + b + ... + [low, high]``."""
+        return f"{self.column} = " + " + ".join(self.sources) + f" + a part from {self.low:g} to {self.high:g}"
 
 
 @dataclass
@@ -340,7 +375,7 @@ def _plain(value: Any) -> Any:
 
 
 RULES: dict[str, type[Constraint]] = {
-    c.rule: c for c in (SumOf, Threshold, Bins, Inequality, SurvivalPair, FixedCombinations)
+    c.rule: c for c in (SumOf, BoundedSum, Threshold, Bins, Inequality, SurvivalPair, FixedCombinations)
 }
 
 

@@ -10,6 +10,7 @@ from course_utils.benchmarks.realism import CLINIC_GRADES, CLINIC_STUDY_DAYS, cl
 from course_utils.benchmarks.realism import clinic_table as realism_clinic_table
 from course_utils.constraints import (
     Bins,
+    BoundedSum,
     FixedCombinations,
     Inequality,
     SumOf,
@@ -198,6 +199,45 @@ def test_generators_keep_a_fixed_combination(name):
     assert constraint_violations(ruled, [NO_PREGNANT_MEN])[str(NO_PREGNANT_MEN)] == 0
 
 
+def score_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Three items scored 0-2 and a total that adds a hidden item (0-3) the table does not hold."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame({f"item{j}": rng.choice([0, 1, 2], n, p=[0.5, 0.3, 0.2]) for j in range(3)})
+    hidden = rng.choice([0, 1, 2, 3], n, p=[0.7, 0.2, 0.07, 0.03])
+    return items.assign(total=items.sum(axis=1) + hidden, age=rng.integers(40, 90, n))
+
+
+TOTAL_RULE = BoundedSum("total", ["item0", "item1", "item2"], 0, 3)
+
+
+def test_a_bounded_sum_checks_the_part_the_table_does_not_hold():
+    # parts a + b = 3 in every row; the total adds 0, -1, 3, 4, and two rows miss a value
+    df = pd.DataFrame({"total": [3, 2, 6, 7, np.nan, 4], "a": [1, 1, 1, 1, 1, 1], "b": [2, 2, 2, 2, 2, np.nan]})
+    rule = BoundedSum("total", ["a", "b"], 0, 3)
+    assert rule.holds(df).tolist() == [True, False, True, False, True, True]
+    assert BoundedSum("total", ["a", "b"], 0, 2).holds(df).tolist() == [True, False, False, False, True, True]
+    assert str(rule) == "total = a + b + a part from 0 to 3"
+    assert constraint_from_dict(rule.to_dict()).holds(df).tolist() == rule.holds(df).tolist()
+    assert not rule.derived  # the hidden part cannot be rebuilt: kept by rejection
+    with pytest.raises(ValueError, match="'total'.*must not exceed"):
+        BoundedSum("total", ["a"], 3, 0)
+
+
+@pytest.mark.parametrize("name", ["IndependentMarginals", "CARTSynthesizer", "GaussianCopula", "VAESynthesizer"])
+def test_generators_keep_a_bounded_sum(name):
+    df = score_table()
+    meta = infer_metadata(df)
+    assert TOTAL_RULE.holds(df).all()
+    entry = next(e for e in registry() if e.name == name)
+    plain = entry.make(0, fast=True).fit(df, meta).sample(600, random_state=0)
+    gen = entry.make(0, fast=True).fit(df, meta.with_constraints([TOTAL_RULE]))
+    ruled = gen.sample(600, random_state=0)
+    if name in ("IndependentMarginals", "GaussianCopula"):  # a total drawn on its own misses its items
+        assert constraint_violations(plain, [TOTAL_RULE])[str(TOTAL_RULE)] > 30
+    assert constraint_violations(ruled, [TOTAL_RULE])[str(TOTAL_RULE)] == 0
+    assert 0 <= gen.rejection_rate_ < 1
+
+
 def test_a_generator_with_every_kind_of_rule_is_saved_and_loaded(tmp_path):
     from course_utils.constraints import RULES as ALL_RULES
     from course_utils.generators.baselines import IndependentMarginals
@@ -208,7 +248,7 @@ def test_a_generator_with_every_kind_of_rule_is_saved_and_loaded(tmp_path):
                                   stay=lambda d: d["age"] % 7, fu=7)
     rules = [NO_PREGNANT_MEN, SumOf("n_flags", ["pregnant", "senior"]), Threshold("senior", "age", 65),
              Bins("age", [50], ["young", "old"], column="band"), Inequality("stay", "age"),
-             SurvivalPair("stay", "pregnant", max_followup=7)]
+             SurvivalPair("stay", "pregnant", max_followup=7), BoundedSum("n_flags", ["pregnant"], 0, 1)]
     assert {type(r) for r in rules} == set(ALL_RULES.values())  # a new kind of rule joins this test
     gen = IndependentMarginals(random_state=0).fit(df, infer_metadata(df).with_constraints(rules))
     path = gen.save(tmp_path / "ruled.cugen")

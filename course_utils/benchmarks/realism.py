@@ -45,6 +45,7 @@ SUFFIX = {"plain": "without", "rules": "with", "rules+guard": "guarded"}
 RUN_KEYS = ("dataset", "generator", "seed", "variant")  # one run; --append replaces a run with the same keys
 CLINIC_STUDY_DAYS = 1500
 CLINIC_GRADES = ["mild", "moderate", "severe"]
+NIHSS_TOTAL = "S2NihssArrival"  # the stroke table's NIHSS total; its items are the columns named after it
 
 
 def clinic_table(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -91,6 +92,14 @@ def clinic_rules() -> list[Any]:
             SurvivalPair("time", "event", max_followup=CLINIC_STUDY_DAYS, followup="possible_fu")]
 
 
+def nihss_total_rule(df: pd.DataFrame) -> Any:
+    """The stroke table's NIHSS total: its 14 items plus item 1a (0-3), which the table does not hold."""
+    from ..constraints import BoundedSum
+
+    items = [c for c in df.columns if c.startswith(NIHSS_TOTAL) and c != NIHSS_TOTAL]
+    return BoundedSum(NIHSS_TOTAL, items, 0, 3)
+
+
 def load_table(name: str) -> tuple[pd.DataFrame, pd.DataFrame, Any, str]:
     """``(train, holdout, metadata, target)``: a course table, or the constructed ``clinic`` table."""
     from .generators import load_split
@@ -111,7 +120,8 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
 
     Stroke: every derived column :func:`discover_constraints` proposes (sums,
     thresholds, severity bins; all true by definition), none of its chance
-    inequalities. WHAS500: ``diasbp < sysbp`` and the survival pair
+    inequalities, and :data:`NIHSS_TOTAL`: the NIHSS total is the sum of the 14
+    items the table holds plus item 1a (level of consciousness, 0-3), which it does not. WHAS500: ``diasbp < sysbp`` and the survival pair
     ``(lenfol, fstat)`` bounded by the study's longest follow-up. Veterans: the survival
     pair ``(survival_days, status)`` bounded by the longest follow-up. Clinic: the rules
     it was built with (:func:`clinic_rules`).
@@ -119,7 +129,7 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
     from ..constraints import Inequality, SurvivalPair, discover_constraints
 
     if name == "stroke":
-        return [c for c in discover_constraints(train, meta) if c.derived]
+        return [*(c for c in discover_constraints(train, meta) if c.derived), nihss_total_rule(train)]
     if name == "whas500":
         return [Inequality("diasbp", "sysbp"),
                 SurvivalPair("lenfol", "fstat", max_followup=float(meta["lenfol"].bounds[1]))]
