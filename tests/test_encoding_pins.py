@@ -109,7 +109,9 @@ def test_table_encoding_outputs_are_pinned(use):
     assert digest(X) == ENCODING_PINS[use]
 
 
-GENERATOR_PINS = {"VAESynthesizer": "9fa5dc75d137e935", "GANSynthesizer": "4a56ebc79c435d15",
+# re-pinned when the VAE and the GAN began to decode repeated values onto themselves (the veterans
+# Karnofsky score, recorded in tens, has about 10 rows per value): their samples moved by design
+GENERATOR_PINS = {"VAESynthesizer": "115588e7c07a8cbd", "GANSynthesizer": "3c77092f35685b12",
                   "MCMSynthesizer": "2b890be7a600f4c9"}
 
 
