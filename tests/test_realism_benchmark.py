@@ -15,12 +15,22 @@ def test_accepted_rules_hold_on_the_training_part(name):
     train, _, meta, _ = load_table(name)
     rules = accepted_rules(name, train, meta)
     assert rules and set(constraint_violations(train, rules).values()) == {0}
-    if name == "stroke":  # derived columns and the NIHSS total: a chance inequality is not accepted
-        from course_utils.constraints import BoundedSum
-
+    if name == "stroke":  # derived columns only: a chance inequality is not accepted
         assert "80+ = Age >= 80" in map(str, rules)
-        checked = [r for r in rules if not r.derived]
-        assert [type(r) for r in checked] == [BoundedSum] and len(checked[0].sources) == 14
+        assert all(r.derived for r in rules)
+
+
+def test_the_nihss_total_rule_holds_and_is_only_added_when_asked():
+    from course_utils.constraints import BoundedSum
+
+    train, holdout, meta, _ = load_table("stroke")
+    rules = accepted_rules("stroke", train, meta, nihss_total=True)
+    extra = [r for r in rules if isinstance(r, BoundedSum)]
+    assert len(extra) == 1 and len(extra[0].sources) == 14 and (extra[0].low, extra[0].high) == (0, 3)
+    assert extra[0].holds(train).all() and extra[0].holds(holdout).all()
+    assert not any(isinstance(r, BoundedSum) for r in accepted_rules("stroke", train, meta))
+    broken = train.assign(S2NihssArrival=train["S2NihssArrival"] + 4)
+    assert not extra[0].holds(broken).any()
 
 
 def runs_of(rows):

@@ -1,7 +1,7 @@
 """Can a classifier tell synthetic rows from real ones, without and with the tables' rules?
 
 ``python -m course_utils benchmark realism [--only NAME,NAME] [--seeds 0,1,2]
-[--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0|match] [--fast]
+[--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0|match] [--nihss-total] [--fast]
 [--append] [--out benchmarks/results/realism.json]``
 
 For each generator (registry; default: the five of :data:`DEFAULT_ONLY`) and each
@@ -115,13 +115,13 @@ def load_table(name: str) -> tuple[pd.DataFrame, pd.DataFrame, Any, str]:
     return train, holdout, infer_metadata(df), "event"
 
 
-def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
+def accepted_rules(name: str, train: pd.DataFrame, meta: Any, nihss_total: bool = False) -> list[Any]:
     """The rules a clinician would accept for a table.
 
     Stroke: every derived column :func:`discover_constraints` proposes (sums,
     thresholds, severity bins; all true by definition), none of its chance
-    inequalities, and :data:`NIHSS_TOTAL`: the NIHSS total is the sum of the 14
-    items the table holds plus item 1a (level of consciousness, 0-3), which it does not. WHAS500: ``diasbp < sysbp`` and the survival pair
+    inequalities; with ``nihss_total``, also :func:`nihss_total_rule` (a rule a stroke
+    physician would accept, kept by rejection, which costs realism: see ``--nihss-total``). WHAS500: ``diasbp < sysbp`` and the survival pair
     ``(lenfol, fstat)`` bounded by the study's longest follow-up. Veterans: the survival
     pair ``(survival_days, status)`` bounded by the longest follow-up. Clinic: the rules
     it was built with (:func:`clinic_rules`).
@@ -129,7 +129,8 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any) -> list[Any]:
     from ..constraints import Inequality, SurvivalPair, discover_constraints
 
     if name == "stroke":
-        return [*(c for c in discover_constraints(train, meta) if c.derived), nihss_total_rule(train)]
+        derived = [c for c in discover_constraints(train, meta) if c.derived]
+        return [*derived, nihss_total_rule(train)] if nihss_total else derived
     if name == "whas500":
         return [Inequality("diasbp", "sysbp"),
                 SurvivalPair("lenfol", "fstat", max_followup=float(meta["lenfol"].bounds[1]))]
@@ -169,7 +170,7 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
 
 
 def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY,
-                  variants=VARIANTS, guard: float | str = 1.0) -> pd.DataFrame:
+                  variants=VARIANTS, guard: float | str = 1.0, nihss_total: bool = False) -> pd.DataFrame:
     """One row per (dataset, generator, seed, variant), or an ``error``."""
     from ..evaluation.detection import detection_auc
     from ..generators import registry
@@ -183,7 +184,7 @@ def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAUL
     rows = []
     for name in datasets:
         train, holdout, meta, target = load_table(name)
-        rules = accepted_rules(name, train, meta)
+        rules = accepted_rules(name, train, meta, nihss_total)
         for seed in seeds:
             reference = detection_auc(train, holdout, "gbm", meta, random_state=seed)
             for entry in entries:
@@ -233,13 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guard", type=_guard_setting, default=1.0,
                         help="the closeness guard in rules+guard: a factor, or 'match'")
     parser.add_argument("--fast", action="store_true", help="the registry's test settings (short training)")
+    parser.add_argument("--nihss-total", action="store_true",
+                        help="stroke: also keep the NIHSS total within 0-3 of its items (by rejection)")
     parser.add_argument("--append", action="store_true",
                         help="add these runs to those in --out (same table, generator, seed and variant: replaced)")
     parser.add_argument("--out", default="benchmarks/results/realism.json")
     args = parser.parse_args(argv)
     seeds = tuple(int(s) for s in args.seeds.split(","))
     runs = run_benchmark(tuple(args.datasets.split(",")), seeds, args.fast, tuple(args.only.split(",")),
-                         tuple(args.variants.split(",")), args.guard)
+                         tuple(args.variants.split(",")), args.guard, args.nihss_total)
     out = Path(args.out)
     if args.append and out.exists():
         old = json.loads(out.read_text(encoding="utf-8"))
@@ -253,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"settings": {"seeds": sorted(int(s) for s in set(runs["seed"])), "fast": args.fast,
                            "datasets": datasets, "generators": list(dict.fromkeys(runs["generator"])),
                            "variants": list(VARIANTS)},
-              "rules": {d: [str(c) for c in accepted_rules(d, *_split_meta(d))] for d in datasets},
+              "rules": {d: [str(c) for c in accepted_rules(d, *_split_meta(d), args.nihss_total)] for d in datasets},
               "before_after": table.to_dict(orient="records"),
               "runs": runs.to_dict(orient="records")}
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
