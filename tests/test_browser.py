@@ -199,11 +199,24 @@ def _run_cell(page, cell, timeout_s: float = 60) -> None:
     raise AssertionError(f"cell did not finish within {timeout_s} s (prompt {text!r})")
 
 
+def _cell_showing(cells, text: str, timeout_s: float = 60) -> int:
+    """Index of the first code cell whose editor shows ``text``; on a busy machine JupyterLab
+    draws the cells' editors a while after the notebook opens, so read them until it has."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sources = [c.locator(".jp-InputArea-editor").inner_text() for c in cells.all()]
+        found = [i for i, source in enumerate(sources) if text in source]
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no code cell shows {text!r} after {timeout_s} s; {len(sources)} cells read")
+        time.sleep(0.5)
+
+
 def test_exercise_check_cell_shows_its_verdict_in_jupyterlab(lab, page):
     _open(page, lab, EXERCISE)
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
-    sources = [c.locator(".jp-InputArea-editor").inner_text() for c in cells.all()]
-    check_at = next(i for i, s in enumerate(sources) if FIRST_CHECK in s)
+    check_at = _cell_showing(cells, FIRST_CHECK)
     for i in range(check_at + 1):  # setup, the unanswered stub (it raises), then the check
         _run_cell(page, cells.nth(i))
     verdict = cells.nth(check_at).locator(".jp-OutputArea-output").inner_text()

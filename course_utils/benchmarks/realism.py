@@ -121,8 +121,9 @@ def accepted_rules(name: str, train: pd.DataFrame, meta: Any, nihss_total: bool 
     Stroke: every derived column :func:`discover_constraints` proposes (sums,
     thresholds, severity bins; all true by definition), none of its chance
     inequalities; with ``nihss_total``, also :func:`nihss_total_rule` (a rule a stroke
-    physician would accept, kept by rejection, which costs realism: see ``--nihss-total``). WHAS500: ``diasbp < sysbp`` and the survival pair
-    ``(lenfol, fstat)`` bounded by the study's longest follow-up. Veterans: the survival
+    physician would accept, kept by rejection, which costs realism: see ``--nihss-total``).
+    WHAS500: ``diasbp < sysbp`` and the survival pair ``(lenfol, fstat)`` bounded by the
+    study's longest follow-up. Veterans: the survival
     pair ``(survival_days, status)`` bounded by the longest follow-up. Clinic: the rules
     it was built with (:func:`clinic_rules`).
     """
