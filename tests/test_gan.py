@@ -158,6 +158,16 @@ def test_a_score_recorded_in_steps_of_ten_stays_on_its_steps(kind):
     assert out["age"].nunique() > 20  # values seen about four times each still spread between them
 
 
+def test_an_ordinal_item_can_be_the_condition_column():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"item": rng.choice([0, 1, 2], 300, p=[0.6, 0.3, 0.1]),
+                       "sex": rng.choice(["f", "m"], 300), "x": rng.normal(size=300)})
+    gen = GANSynthesizer(condition_column="item", random_state=0, **TINY).fit(df)
+    assert gen.condition_levels_ == [0, 1, 2]
+    out = gen.sample(40, conditions={"item": 2})
+    assert (out["item"] == 2).all() and out["item"].dtype == np.int64
+
+
 def test_rare_category_is_learned():
     df = _rare_table()
     gen = GANSynthesizer(epochs=60, batch_size=100, latent_dim=8, generator_dim=(32, 32),
