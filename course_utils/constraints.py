@@ -38,6 +38,11 @@ def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
 
 
+def _sum_of(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Row sums of ``cols`` as floats (NaN where a part is missing)."""
+    return np.sum([_numbers(df, c) for c in cols], axis=0)
+
+
 def _put(df: pd.DataFrame, col: str, values: np.ndarray) -> None:
     """Write derived numbers into ``col``, keeping its dtype and values where a source was missing."""
     old = _numbers(df, col)
@@ -106,7 +111,7 @@ class SumOf(Constraint):
         return [self.column]
 
     def _value(self, df: pd.DataFrame) -> np.ndarray:
-        return np.sum([_numbers(df, s) for s in self.sources], axis=0)
+        return _sum_of(df, self.sources)
 
     def holds(self, df: pd.DataFrame) -> np.ndarray:
         """Rows where the column equals the sum."""
@@ -149,7 +154,7 @@ class BoundedSum(Constraint):
 
     def holds(self, df: pd.DataFrame) -> np.ndarray:
         """Rows where the total minus the parts lies in ``[low, high]``."""
-        rest = _numbers(df, self.column) - np.sum([_numbers(df, s) for s in self.sources], axis=0)
+        rest = _numbers(df, self.column) - _sum_of(df, self.sources)
         return np.isnan(rest) | ((rest >= self.low - 1e-9) & (rest <= self.high + 1e-9))
 
     def describe(self) -> str:
