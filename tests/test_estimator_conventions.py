@@ -38,7 +38,7 @@ def test_get_params_deep_lists_every_init_keyword():
     params = CARTSynthesizer().get_params(deep=True)
     assert {"visit_sequence", "min_samples_leaf", "smoothing", "random_state", "verbose"} <= set(params)
     assert params["min_samples_leaf"] == 5
-    assert GaussianCopula().get_params(deep=False) == {"random_state": None, "verbose": True}
+    assert GaussianCopula().get_params(deep=False) == {"clusters": 1, "random_state": None, "verbose": True}
 
 
 def test_repr_shows_only_the_parameters_that_differ_from_the_defaults():

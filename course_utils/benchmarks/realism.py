@@ -4,7 +4,7 @@
 [--datasets stroke,whas500,veterans,clinic] [--variants plain,rules,rules+guard] [--guard 1.0|match] [--nihss-total] [--fast]
 [--append] [--out benchmarks/results/realism.json]``
 
-For each generator (registry; default: the five of :data:`DEFAULT_ONLY`) and each
+For each generator (registry; default: the six of :data:`DEFAULT_ONLY`) and each
 table, the protocol of ``benchmark generators`` (70/30 split, fit on the training part,
 sample as many rows) is run three times (the ``variant`` column):
 
@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 DATASETS = ("stroke", "whas500", "veterans", "clinic")
-DEFAULT_ONLY = ("IndependentMarginals", "GaussianCopula", "CARTSynthesizer", "VAESynthesizer", "GANSynthesizer")
+DEFAULT_ONLY = ("IndependentMarginals", "GaussianCopula", "GaussianCopulaMixture", "CARTSynthesizer",
+                "VAESynthesizer", "GANSynthesizer")
 VARIANTS = ("plain", "rules", "rules+guard")
 SUFFIX = {"plain": "without", "rules": "with", "rules+guard": "guarded"}
 RUN_KEYS = ("dataset", "generator", "seed", "variant")  # one run; --append replaces a run with the same keys

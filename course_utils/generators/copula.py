@@ -30,6 +30,19 @@ What it loses: non-linear and non-monotone relations, interactions, and any
 dependence between categories beyond "higher code goes with higher z". It cannot fix
 column values at sample time (``supports_conditions = False``): sample and filter.
 
+**A mixture of copulas** (``clusters=k``). One correlation matrix says how each pair of
+columns moves together, never how many columns combine in one patient (a stroke
+patient's fourteen NIHSS items rise together in a way a single Gaussian cannot
+draw). With ``clusters=k`` the patients are first split into ``k`` groups by k-means
+on their normal scores (step 1, for the whole table), and each group gets its own
+copula: its own marginals and its own correlation matrix. Sampling draws a group with
+its share of the training rows, then a row from that group's copula. Every group
+keeps at least ``MIN_CLUSTER_ROWS`` patients (a smaller one is merged into its nearest
+neighbour), so no marginal is learnt from a handful of people; ``clusters="auto"``
+takes one group per ``ROWS_PER_CLUSTER`` training rows, at most ``MAX_CLUSTERS``.
+More groups draw the table more faithfully and sit closer to the training patients:
+read the DCR share next to the detection AUC.
+
 Source: Sklar (1959); Patki, Wedge and Veeramachaneni (2016), "The Synthetic Data
 Vault", IEEE DSAA (the SDV Gaussian copula).
 """
@@ -41,12 +54,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
+from sklearn.cluster import KMeans
 
+from ..config import check_random_state
 from ..schema import datetime_to_number, number_to_datetime
 from .base import Synthesizer
 
 # Keep u away from 0 and 1, where the normal quantile is infinite.
 _EPS = 1e-9
+# clusters="auto": one copula per this many training rows, at most MAX_CLUSTERS.
+ROWS_PER_CLUSTER = 150
+MAX_CLUSTERS = 8
+# No copula of a mixture learns its marginals from fewer patients than this.
+MIN_CLUSTER_ROWS = 40
 
 
 class _Marginal:
@@ -84,7 +104,8 @@ class _Marginal:
         """Randomised probability integral transform (NaN where the value is missing)."""
         u = np.full(len(codes), np.nan)
         seen = ~np.isnan(codes)
-        k = np.searchsorted(self.support, codes[seen])
+        # a value the training rows never held takes the step of the next one up
+        k = np.minimum(np.searchsorted(self.support, codes[seen]), len(self.support) - 1)
         u[seen] = self.cdf_left[k] + rng.random(int(seen.sum())) * (self.cdf[k] - self.cdf_left[k])
         return u
 
@@ -100,20 +121,28 @@ class GaussianCopula(Synthesizer):
     """Gaussian copula with empirical marginals (see the module docstring for the method).
 
     Args:
+        clusters: number of copulas in the mixture (1: the plain Gaussian copula), or
+            ``"auto"`` for one per ``ROWS_PER_CLUSTER`` training rows (at most
+            ``MAX_CLUSTERS``). Groups below ``MIN_CLUSTER_ROWS`` rows are merged.
         random_state: seed (int), ``numpy.random.Generator`` or ``None``.
         verbose: kept for the shared contract (nothing to report: fitting is one pass).
 
     Fitted attributes: ``correlation_`` (DataFrame: correlation of the normal scores,
     one row and column per column or one-hot group) and ``marginals_`` (variable ->
-    its empirical marginal, with ``support`` and ``cdf`` arrays).
+    its empirical marginal, with ``support`` and ``cdf`` arrays), both of the whole
+    table; ``n_clusters_``, and with more than one cluster ``cluster_weights_`` (each
+    group's share of the training rows), ``cluster_marginals_`` and
+    ``cluster_correlations_`` (one entry per group).
     """
 
     supports_conditions = False
 
-    def __init__(self, random_state: int | None = None, verbose: bool = True):
+    def __init__(self, clusters: int | str = 1, random_state: int | None = None, verbose: bool = True):
         super().__init__(random_state=random_state, verbose=verbose)
+        self.clusters = clusters
 
     def _fit(self, df: pd.DataFrame) -> None:
+        wanted = _check_clusters(self.clusters, len(df))
         meta = self.metadata_
         groups = meta.one_hot_groups
         member_of = {m: g for g, ms in groups.items() for m in ms}
@@ -122,23 +151,62 @@ class GaussianCopula(Synthesizer):
             name = member_of.get(col, col)
             if name not in self.variables_:
                 self.variables_.append(name)
-        self.marginals_: dict[str, _Marginal] = {}
-        scores = np.zeros((len(df), len(self.variables_)))
+        codes = {name: self._encode(df, name, self._kind(name)) for name in self.variables_}
+        self.marginals_, correlation, scores = self._fit_copula(codes)
+        self.correlation_ = pd.DataFrame(correlation, index=self.variables_, columns=self.variables_)
+        self._chol = np.linalg.cholesky(correlation)
+        labels = _cluster_rows(scores, wanted, self._rng) if wanted > 1 else np.zeros(len(df), dtype=int)
+        self.n_clusters_ = int(labels.max()) + 1
+        if self.n_clusters_ == 1:
+            return
+        self.cluster_weights_ = np.bincount(labels) / len(labels)
+        self.cluster_marginals_: list[dict[str, _Marginal]] = []
+        self.cluster_correlations_: list[np.ndarray] = []
+        for c in range(self.n_clusters_):
+            rows = labels == c
+            marginals, correlation, _ = self._fit_copula({k: v[rows] for k, v in codes.items()})
+            self.cluster_marginals_.append(marginals)
+            self.cluster_correlations_.append(correlation)
+
+    def normal_scores(self, df: pd.DataFrame, random_state: int | None = None) -> pd.DataFrame:
+        """Step 1 of the method for the rows of ``df``: each variable's normal score.
+
+        Scores are taken under the marginals of the whole training table, one column per
+        variable (a one-hot group is one variable); ties are spread at random over their
+        CDF step (``random_state``) and a missing value scores 0, the median. On the
+        training rows the scores are standard normal: k-means on them is how
+        ``clusters`` groups the patients.
+        """
+        self._check_fitted()
+        rng = check_random_state(random_state)
+        scores = {}
+        for name in self.variables_:
+            u = self.marginals_[name].to_uniform(self._encode(df, name, self._kind(name)), rng)
+            scores[name] = np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
+        return pd.DataFrame(scores, index=df.index)
+
+    def _kind(self, name: str) -> str:
+        return "group" if name in self.metadata_.one_hot_groups else self.metadata_[name].kind
+
+    def _fit_copula(
+        self, codes: dict[str, np.ndarray]
+    ) -> tuple[dict[str, _Marginal], np.ndarray, np.ndarray]:
+        """Marginals, latent correlation and normal scores of one set of rows."""
+        n = len(next(iter(codes.values())))
+        marginals: dict[str, _Marginal] = {}
+        scores = np.zeros((n, len(self.variables_)))
         reliability = np.ones(len(self.variables_))
         for j, name in enumerate(self.variables_):
-            kind = "group" if name in groups else meta[name].kind
-            codes = self._encode(df, name, kind)
-            marginal = _Marginal(name, kind, codes, float(np.isnan(codes).mean()))
-            self.marginals_[name] = marginal
-            u = marginal.to_uniform(codes, self._rng)
+            column = codes[name]
+            marginal = _Marginal(name, self._kind(name), column, float(np.isnan(column).mean()))
+            marginals[name] = marginal
+            if np.isnan(column).all():  # a group may not hold the value at all
+                reliability[j] = 0.0
+                continue
+            u = marginal.to_uniform(column, self._rng)
             scores[:, j] = np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
             reliability[j] = marginal.reliability() * (1 - marginal.missing_rate)
-        self.correlation_ = pd.DataFrame(
-            _nearest_correlation(scores, reliability),
-            index=self.variables_,
-            columns=self.variables_,
-        )
-        self._chol = np.linalg.cholesky(self.correlation_.to_numpy())
+        return marginals, _nearest_correlation(scores, reliability), scores
 
     def _encode(self, df: pd.DataFrame, name: str, kind: str) -> np.ndarray:
         if kind == "group":
@@ -164,11 +232,26 @@ class GaussianCopula(Synthesizer):
     def _sample(
         self, n: int, conditions: dict[str, Any] | None, rng: np.random.Generator
     ) -> pd.DataFrame:
-        z = rng.standard_normal((n, len(self.variables_))) @ self._chol.T
-        u = np.clip(ndtr(z), _EPS, 1 - _EPS)
+        if getattr(self, "n_clusters_", 1) == 1:
+            z = rng.standard_normal((n, len(self.variables_))) @ self._chol.T
+            return self._decode(np.clip(ndtr(z), _EPS, 1 - _EPS), self.marginals_, rng)
+        counts = rng.multinomial(n, self.cluster_weights_)
+        parts = []
+        for c, m in enumerate(counts):
+            chol = np.linalg.cholesky(self.cluster_correlations_[c])
+            z = rng.standard_normal((int(m), len(self.variables_))) @ chol.T
+            parts.append(self._decode(np.clip(ndtr(z), _EPS, 1 - _EPS), self.cluster_marginals_[c], rng))
+        # the groups' rows are shuffled together, so the first rows are not all one group's
+        out = pd.concat(parts, ignore_index=True)
+        return out.iloc[rng.permutation(n)].reset_index(drop=True)
+
+    def _decode(
+        self, u: np.ndarray, marginals: dict[str, _Marginal], rng: np.random.Generator
+    ) -> pd.DataFrame:
+        n = len(u)
         out: dict[str, Any] = {}
         for j, name in enumerate(self.variables_):
-            marginal = self.marginals_[name]
+            marginal = marginals[name]
             values = marginal.from_uniform(u[:, j]).astype(float)
             if marginal.missing_rate > 0:
                 values[rng.random(n) < marginal.missing_rate] = np.nan
@@ -184,7 +267,38 @@ class GaussianCopula(Synthesizer):
                 out[name] = number_to_datetime(values)
             else:
                 out[name] = values
-        return pd.DataFrame(out)[self.columns_]
+        return pd.DataFrame(out, index=range(n))[self.columns_]
+
+
+def _check_clusters(clusters: Any, n_rows: int) -> int:
+    """The number of copulas to fit for ``n_rows`` training rows."""
+    if isinstance(clusters, str):
+        if clusters != "auto":
+            raise ValueError(f"clusters must be a whole number >= 1 or 'auto', got {clusters!r}")
+        return int(min(MAX_CLUSTERS, max(1, n_rows // ROWS_PER_CLUSTER)))
+    if isinstance(clusters, bool) or not isinstance(clusters, (int, np.integer)) or clusters < 1:
+        raise ValueError(f"clusters must be a whole number >= 1 or 'auto', got {clusters!r}")
+    return int(min(clusters, max(1, n_rows // MIN_CLUSTER_ROWS)))
+
+
+def _cluster_rows(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means groups of the rows' normal scores, each of at least ``MIN_CLUSTER_ROWS`` rows.
+
+    The smallest group below the floor gives up its centre and its rows join their
+    nearest remaining centre, until every group is large enough.
+    """
+    seed = int(rng.integers(2**31 - 1))
+    centres = KMeans(k, n_init=4, random_state=seed).fit(scores).cluster_centers_
+    while True:
+        distance = ((scores[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        labels = distance.argmin(axis=1)
+        sizes = np.bincount(labels, minlength=len(centres))
+        if len(centres) == 1 or sizes.min() >= MIN_CLUSTER_ROWS:
+            break
+        centres = np.delete(centres, sizes.argmin(), axis=0)
+    # number the groups 0..k-1 in order of first appearance, so labels are compact
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
 
 
 def _pdf(z: np.ndarray) -> np.ndarray:
