@@ -234,3 +234,28 @@ def test_lesson04_dcr_by_hand_is_the_toolkit_dcr(whas, lesson04):
         T = lesson04["gower_coordinates"](train, train, meta)
         np.testing.assert_allclose(lesson04["nearest_distance"](S, T), result.synthetic_to_train,
                                    atol=1e-6, err_msg=name)
+
+
+def test_lesson05_copula_mixture_by_hand_agrees_with_the_package():
+    from course_utils.constraints import discover_constraints
+    from course_utils.data import STROKE_TARGET, load_stroke
+    from course_utils.evaluation.detection import detection_auc
+    from course_utils.generators import GaussianCopula
+
+    lesson = exported_namespace("notebooks/05_sequential_cart.ipynb")
+    stroke, plain_meta = load_stroke(return_metadata=True)
+    train, holdout = train_holdout_split(stroke, stratify=STROKE_TARGET, random_state=SEED)
+    # the lesson's setting: the derived columns accepted as rules
+    meta = plain_meta.with_constraints([r for r in discover_constraints(train, plain_meta) if r.derived])
+    model = lesson["fit_copula_mixture"](train, meta, k=8, random_state=SEED)
+    assert model["shares"].sum() == pytest.approx(1) and len(model["copulas"]) == 8
+    ours = lesson["sample_copula_mixture"](model, len(train), random_state=SEED)
+    package = GaussianCopula(clusters=8, random_state=SEED).fit(train, meta).sample(len(train), random_state=SEED)
+    one = GaussianCopula(random_state=SEED).fit(train, meta).sample(len(train), random_state=SEED)
+    auc = {name: detection_auc(train, rows, "gbm", meta, random_state=SEED)
+           for name, rows in (("ours", ours), ("package", package), ("one copula", one))}
+    # both mixtures are much harder to tell from real rows than one copula, and about equally so
+    assert abs(auc["ours"] - auc["package"]) < 0.06
+    assert max(auc["ours"], auc["package"]) < auc["one copula"] - 0.05
+    assert abs(dcr(train, ours, holdout, meta).share_closer_to_train
+               - dcr(train, package, holdout, meta).share_closer_to_train) < 0.08
