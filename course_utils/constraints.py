@@ -12,10 +12,13 @@ once by a classifier (and by a clinician), so the rules live in the table's
   group chosen by intervals of a numeric column);
 - rules that can only be checked, kept by rejection (draw more rows, keep the valid
   ones): :class:`Inequality`, :class:`FixedCombinations` (only the listed combinations
-  of a few categorical columns), :class:`BoundedSum` (a total of parts plus a part the
-  table does not hold) and :class:`SurvivalPair` (time within ``[0, limit]``
-  where the limit is a maximum follow-up and/or each patient's own possible follow-up
-  under administrative censoring).
+  of a few categorical columns) and :class:`BoundedSum` (a total of parts plus a part the
+  table does not hold);
+- :class:`SurvivalPair` (time within ``[0, limit]`` where the limit is a maximum
+  follow-up and/or each patient's own possible follow-up under administrative
+  censoring): a drawn time past its limit is censored there, as the study would have
+  censored that patient; what cannot be repaired (a negative time, an event flag that
+  is not 0 or 1) is rejected.
 
 :func:`discover_constraints` proposes the derived columns and inequalities that hold in
 every training row; the user reads them and accepts the ones that are real rules with
@@ -301,26 +304,48 @@ class SurvivalPair(Constraint):
     longest follow-up of the study) and, when ``followup`` names a column, that row's
     own possible follow-up (time from enrolment to the end of the study:
     administrative censoring). ``event`` must be 0 or 1.
+
+    With ``censor_at_limit`` (the default) a generated row whose time runs past its
+    limit is not thrown away but censored at the limit (``time = limit``,
+    ``event = 0``): a patient whose event would come after the end of the study is seen
+    event-free at its end, which is how the real censored times at the limit arose.
+    Set it to ``False`` when the limit is not an end of follow-up, and such rows are
+    rejected instead.
     """
 
     time: str
     event: str
     max_followup: float | None = None
     followup: str | None = None
+    censor_at_limit: bool = True
     rule: ClassVar[str] = "survival"
 
     def columns(self) -> list[str]:
         """Time, event and the follow-up column when there is one."""
         return [self.time, self.event, *([self.followup] if self.followup else [])]
 
-    def holds(self, df: pd.DataFrame) -> np.ndarray:
-        """Rows with a valid event flag and a time within the possible follow-up."""
-        t, e = _numbers(df, self.time), _numbers(df, self.event)
+    def _limit(self, df: pd.DataFrame) -> np.ndarray:
         limit = np.full(len(df), np.inf if self.max_followup is None else float(self.max_followup))
         if self.followup is not None:
             limit = np.fmin(limit, _numbers(df, self.followup))
-        ok = (t >= 0) & (t <= limit) & np.isin(e, (0.0, 1.0))
+        return limit
+
+    def holds(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows with a valid event flag and a time within the possible follow-up."""
+        t, e = _numbers(df, self.time), _numbers(df, self.event)
+        ok = (t >= 0) & (t <= self._limit(df)) & np.isin(e, (0.0, 1.0))
         return np.isnan(t) | np.isnan(e) | ok
+
+    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Censor at its limit every row whose time runs past it (with ``censor_at_limit``)."""
+        if not self.censor_at_limit:
+            return df
+        t, e, limit = _numbers(df, self.time), _numbers(df, self.event), self._limit(df)
+        late = (t > limit) & np.isfinite(limit) & (limit >= 0) & np.isin(e, (0.0, 1.0))
+        if late.any():
+            _put(df, self.time, np.where(late, limit, np.nan))
+            _put(df, self.event, np.where(late, 0.0, np.nan))
+        return df
 
     def describe(self) -> str:
         """``(time, event)`` with its limits."""
@@ -404,9 +429,15 @@ def check_constraint_columns(constraint: Constraint, names: Iterable[str]) -> No
 
 
 def apply_constraints(df: pd.DataFrame, constraints: Iterable[Constraint]) -> pd.DataFrame:
-    """Rebuild every derived column (sums first, then thresholds, then bins); returns ``df``."""
+    """Rebuild every derived column (sums first, then thresholds, then bins), then let the
+    checked rules repair what they can (a survival time past its limit is censored there);
+    returns ``df``."""
+    constraints = list(constraints)
     for c in sorted((c for c in constraints if c.derived), key=lambda c: c.order):
         df = c.apply(df)
+    for c in constraints:
+        if not c.derived:
+            df = c.apply(df)
     return df
 
 

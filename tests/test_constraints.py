@@ -269,3 +269,38 @@ def test_discovery_reads_one_hot_members_against_other_columns_but_not_their_own
         assert a not in group_of or group_of[a] != group_of.get(b)
         assert not {a, b} & {ms[0] for ms in groups.values() if len(ms) == 2}  # a complement repeats a rule
     assert set(constraint_violations(df, found).values()) == {0}
+
+
+def test_a_survival_time_past_its_limit_is_censored_there():
+    rule = SurvivalPair("time", "event", max_followup=100, followup="possible")
+    df = pd.DataFrame({"time": [50, 120, 90, 130, -5, 40], "event": [1, 1, 0, 0, 1, 3],
+                       "possible": [80, 80, 80, 200, 80, 80]})
+    assert rule.holds(df).tolist() == [True, False, False, False, False, False]
+    out = rule.apply(df.copy())
+    # past the patient's own follow-up (80) or the study's (100): seen event-free at the limit
+    assert out["time"].tolist() == [50, 80, 80, 100, -5, 40]
+    assert out["event"].tolist() == [1, 0, 0, 0, 1, 3]
+    assert out["time"].dtype == df["time"].dtype and out["event"].dtype == df["event"].dtype
+    # a negative time and an event flag of 3 cannot be repaired: still broken, so rejected
+    assert rule.holds(out).tolist() == [True, True, True, True, False, False]
+    kept = SurvivalPair("time", "event", max_followup=100, followup="possible", censor_at_limit=False)
+    pd.testing.assert_frame_equal(kept.apply(df.copy()), df)
+    assert constraint_from_dict(kept.to_dict()).censor_at_limit is False
+    assert constraint_from_dict({"rule": "survival", "time": "time", "event": "event"}).censor_at_limit
+
+
+def test_censoring_at_the_limit_draws_the_real_tables_censored_patients():
+    df = realism_clinic_table(400, 0)
+    meta = infer_metadata(df)
+    at_limit = lambda d: float(((d["time"] == d["possible_fu"]) & (d["event"] == 0)).mean())  # noqa: E731
+    assert at_limit(df) > 0.1  # patients still event-free when the study ended
+    censored = registry()[0].make(0).fit(df, meta.with_constraints(RULES))
+    no_censoring = [SurvivalPair("time", "event", max_followup=STUDY_DAYS, followup="possible_fu",
+                                 censor_at_limit=False) if isinstance(r, SurvivalPair) else r for r in RULES]
+    rejected = registry()[0].make(0).fit(df, meta.with_constraints(no_censoring))
+    a, b = censored.sample(2000, random_state=1), rejected.sample(2000, random_state=1)
+    # independent marginals draw times past the follow-up often: censored there, they give the
+    # real table's share of patients censored at the end of the study; rejected, none is left
+    assert at_limit(a) > 0.5 * at_limit(df) and at_limit(b) < 0.02
+    assert constraint_violations(a, RULES) == dict.fromkeys(map(str, RULES), 0)
+    assert censored.rejection_rate_ < rejected.rejection_rate_
