@@ -65,3 +65,19 @@ def test_the_constructed_table_and_a_course_table_are_split_for_the_benchmark():
     assert target == "event" and len(train) + len(holdout) == 400
     assert set(constraint_violations(pd.concat([train, holdout]), accepted_rules("clinic", train, meta)).values()) == {0}
     assert load_table("veterans")[3] == "status"
+
+
+def test_a_survival_table_reports_the_kaplan_meier_distance_and_its_holdout_reference():
+    from course_utils.benchmarks.realism import run_benchmark
+
+    runs = run_benchmark(("whas500", "stroke"), (0,), fast=True, only=("IndependentMarginals", "CARTSynthesizer"),
+                         variants=("rules",))
+    by = runs.set_index(["dataset", "generator"])
+    whas = by.loc["whas500"]
+    assert whas["km_distance_holdout"].nunique() == 1 and 0 < whas["km_distance_holdout"].iloc[0] < 0.2
+    # each column drawn on its own loses the link between time and event: its curve is further off
+    assert whas.loc["CARTSynthesizer", "km_distance"] < whas.loc["IndependentMarginals", "km_distance"] - 0.05
+    assert by.loc["stroke", "km_distance"].isna().all()  # no survival pair in the stroke table
+    table = before_after(runs).set_index(["dataset", "generator"])
+    assert table.loc[("whas500", "CARTSynthesizer"), "km_distance_with"] == pytest.approx(
+        whas.loc["CARTSynthesizer", "km_distance"])

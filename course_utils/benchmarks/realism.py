@@ -18,8 +18,9 @@ sample as many rows) is run three times (the ``variant`` column):
 
 Each run reports the GBM detection AUC (0.5 ideal; the real holdout's is given as the
 reference), the quality score, the DCR share (0.5 = no closer to training than to new
-patients, so a gain in realism is not bought with copying), the share of rows breaking a
-rule, and the rejection rates (rules; guard). Precision (each column's decimals) is on in
+patients, so a gain in realism is not bought with copying), on a table with a survival
+pair the Kaplan-Meier distance to the training curve (``km_max_gap``; the holdout's is the
+reference), the share of rows breaking a rule, and the rejection rates (rules; guard). Precision (each column's decimals) is on in
 every run. The tables: the three course tables and ``clinic``, a constructed table
 (:func:`clinic_table`) with a derived group, a threshold flag, an inequality, a survival
 pair under administrative censoring and lab values at one and three decimals.
@@ -151,6 +152,7 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
     from ..evaluation import quality_score
     from ..evaluation.detection import detection_auc
     from ..evaluation.privacy import dcr
+    from ..evaluation.survival_metrics import km_max_gap
     from ..generators import GuardedSynthesizer
 
     gen = entry.make(seed, fast=fast, target=target) if entry.target else entry.make(seed, fast=fast)
@@ -159,7 +161,10 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
     start = time.perf_counter()
     gen.fit(train, meta.with_constraints(rules) if rules else meta)
     synthetic = gen.sample(len(train), random_state=seed)
+    pair = survival_pair(judged_by)
+    survival = {} if pair is None else {"km_distance": km_max_gap(train, synthetic, pair.time, pair.event)}
     return {
+        **survival,
         "fit_sample_s": time.perf_counter() - start,
         "detection_auc": detection_auc(train, synthetic, "gbm", meta, random_state=seed),
         "quality": quality_score(train, synthetic.iloc[: len(holdout)], meta)["overall"],
@@ -171,10 +176,18 @@ def one_run(entry: Any, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, t
     }
 
 
+def survival_pair(rules: list[Any]) -> Any:
+    """The table's survival pair among ``rules``, or ``None``."""
+    from ..constraints import SurvivalPair
+
+    return next((r for r in rules if isinstance(r, SurvivalPair)), None)
+
+
 def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAULT_ONLY,
                   variants=VARIANTS, guard: float | str = 1.0, nihss_total: bool = False) -> pd.DataFrame:
     """One row per (dataset, generator, seed, variant), or an ``error``."""
     from ..evaluation.detection import detection_auc
+    from ..evaluation.survival_metrics import km_max_gap
     from ..generators import registry
 
     if set(variants) - set(VARIANTS):
@@ -187,13 +200,15 @@ def run_benchmark(datasets=DATASETS, seeds=(0,), fast: bool = False, only=DEFAUL
     for name in datasets:
         train, holdout, meta, target = load_table(name)
         rules = accepted_rules(name, train, meta, nihss_total)
+        pair = survival_pair(rules)
+        km_reference = {} if pair is None else {"km_distance_holdout": km_max_gap(train, holdout, pair.time, pair.event)}
         for seed in seeds:
             reference = detection_auc(train, holdout, "gbm", meta, random_state=seed)
             for entry in entries:
                 for variant in variants:
                     row: dict[str, Any] = {"dataset": name, "generator": entry.name, "seed": seed,
                                            "variant": variant, "detection_auc_holdout": reference,
-                                           "guard": guard if variant == "rules+guard" else None}
+                                           **km_reference, "guard": guard if variant == "rules+guard" else None}
                     try:
                         row.update(one_run(entry, train, holdout, meta, target, seed, fast,
                                            [] if variant == "plain" else rules, rules,
@@ -209,11 +224,12 @@ def before_after(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds, one row per table and generator: each metric per variant
     (suffix ``_without``: no rules, ``_with``: rules, ``_guarded``: rules and the guard)."""
     ok = runs[runs["error"].isna()] if "error" in runs.columns else runs
-    metrics = [m for m in ("detection_auc", "quality", "dcr_share", "rows_breaking_a_rule", "rejection_rate",
-                           "guard_rejection_rate") if m in ok.columns]
+    metrics = [m for m in ("detection_auc", "quality", "dcr_share", "km_distance", "rows_breaking_a_rule",
+                           "rejection_rate", "guard_rejection_rate") if m in ok.columns]
     mean = ok.groupby(["dataset", "generator", "variant"], sort=False)[metrics].mean().unstack("variant")
     mean.columns = [f"{m}_{SUFFIX[v]}" for m, v in mean.columns]
-    reference = ok.groupby(["dataset", "generator"], sort=False)["detection_auc_holdout"].mean()
+    references = [m for m in ("detection_auc_holdout", "km_distance_holdout") if m in ok.columns]
+    reference = ok.groupby(["dataset", "generator"], sort=False)[references].mean()
     return mean.join(reference).reset_index()
 
 
