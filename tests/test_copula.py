@@ -194,3 +194,21 @@ def test_normal_scores_of_the_training_rows_are_standard_normal():
     # a value above every training value still gets a score, at the top step
     older = df.head(3).assign(age=200)
     assert (gen.normal_scores(older, random_state=0)["age"] > 2).all()
+
+
+def test_a_column_one_group_never_holds_stays_missing_there():
+    df = _two_populations(600, seed=2)
+    first = df["x"] < 4
+    rng = np.random.default_rng(0)
+    for j in range(3):  # the groups differ in more columns, as kinds of patients do
+        df[f"z{j}"] = np.where(first, 0.0, 5.0) + rng.normal(size=len(df))
+    # a lab value measured in the first group only
+    df["lab"] = np.where(first, df["y"] * 2 + 10, np.nan)
+    gen = GaussianCopula(clusters=2, random_state=0).fit(df)
+    assert sorted(m["lab"].missing_rate for m in gen.cluster_marginals_) == [0.0, 1.0]
+    out = gen.sample(3000)
+    left, right = out[out["x"] < 4], out[out["x"] >= 4]
+    assert right["lab"].isna().all()
+    assert left["lab"].notna().mean() > 0.95
+    assert left["lab"].corr(left["y"]) > 0.8
+    assert out["lab"].isna().mean() == pytest.approx(0.5, abs=0.05)

@@ -80,7 +80,8 @@ class _Marginal:
         self.support, counts = np.unique(observed, return_counts=True)
         p = counts / counts.sum()
         self.cdf = np.cumsum(p)
-        self.cdf[-1] = 1.0
+        if len(self.cdf):  # a group of a mixture may hold no value of a column at all
+            self.cdf[-1] = 1.0
         self.cdf_left = self.cdf - p
         # For continuous columns: the sorted values at their mid-rank probabilities.
         self.sorted = np.sort(observed)
@@ -111,6 +112,8 @@ class _Marginal:
 
     def from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF: interpolated for continuous values, the step CDF otherwise."""
+        if len(self.support) == 0:  # never observed: missing (missing_rate is 1)
+            return np.full(len(u), np.nan)
         if self.kind in ("continuous", "datetime") and len(self.sorted) > 1:
             return np.interp(u, self.grid, self.sorted)
         k = np.minimum(np.searchsorted(self.cdf, u, side="left"), len(self.support) - 1)
