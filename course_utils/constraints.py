@@ -80,7 +80,8 @@ class Constraint:
         raise NotImplementedError
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Rebuild the derived columns in place and return ``df`` (check-only rules: unchanged)."""
+        """Rebuild the derived columns in place and return ``df`` (a check-only rule leaves it
+        unchanged unless it can repair a row, as :class:`SurvivalPair` censors a late time)."""
         return df
 
     def describe(self) -> str:

@@ -20,8 +20,8 @@ Each run reports the GBM detection AUC (0.5 ideal; the real holdout's is given a
 reference), the quality score, the DCR share (0.5 = no closer to training than to new
 patients, so a gain in realism is not bought with copying), on a table with a survival
 pair the Kaplan-Meier distance to the training curve (``km_max_gap``; the holdout's is the
-reference), the share of rows breaking a rule, and the rejection rates (rules; guard). Precision (each column's decimals) is on in
-every run. The tables: the three course tables and ``clinic``, a constructed table
+reference), the share of rows breaking a rule, and the rejection rates (rules; guard).
+Precision (each column's decimals) is on in every run. The tables: the three course tables and ``clinic``, a constructed table
 (:func:`clinic_table`) with a derived group, a threshold flag, an inequality, a survival
 pair under administrative censoring and lab values at one and three decimals.
 ``--append`` adds the runs to those already in ``--out`` (a run of the same table,
