@@ -184,8 +184,8 @@ class GaussianCopula(Synthesizer):
         rng = check_random_state(random_state)
         scores = {}
         for name in self.variables_:
-            u = self.marginals_[name].to_uniform(self._encode(df, name, self._kind(name)), rng)
-            scores[name] = np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
+            scores[name] = _normal_score(self.marginals_[name].to_uniform(
+                self._encode(df, name, self._kind(name)), rng))
         return pd.DataFrame(scores, index=df.index)
 
     def _kind(self, name: str) -> str:
@@ -206,8 +206,7 @@ class GaussianCopula(Synthesizer):
             if np.isnan(column).all():  # a group may not hold the value at all
                 reliability[j] = 0.0
                 continue
-            u = marginal.to_uniform(column, self._rng)
-            scores[:, j] = np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
+            scores[:, j] = _normal_score(marginal.to_uniform(column, self._rng))
             reliability[j] = marginal.reliability() * (1 - marginal.missing_rate)
         return marginals, _nearest_correlation(scores, reliability), scores
 
@@ -302,6 +301,11 @@ def _cluster_rows(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
     # number the groups 0..k-1 in order of first appearance, so labels are compact
     _, labels = np.unique(labels, return_inverse=True)
     return labels
+
+
+def _normal_score(u: np.ndarray) -> np.ndarray:
+    """``Phi^-1(u)``, kept finite; a missing value (NaN) scores 0, the median."""
+    return np.nan_to_num(ndtri(np.clip(u, _EPS, 1 - _EPS)), nan=0.0)
 
 
 def _pdf(z: np.ndarray) -> np.ndarray:
