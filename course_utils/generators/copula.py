@@ -298,8 +298,7 @@ def _cluster_rows(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
         if len(centres) == 1 or sizes.min() >= MIN_CLUSTER_ROWS:
             break
         centres = np.delete(centres, sizes.argmin(), axis=0)
-    # number the groups 0..k-1 in order of first appearance, so labels are compact
-    _, labels = np.unique(labels, return_inverse=True)
+    # every remaining centre holds rows, so the labels are already 0..len(centres)-1
     return labels
 
 
