@@ -25,6 +25,7 @@ BENCHMARKS = {
     "mcm": "course_utils.benchmarks.mcm",
     "dp": "course_utils.benchmarks.dp",
     "realism": "course_utils.benchmarks.realism",
+    "splits": "course_utils.benchmarks.splits",
     "llm": "course_utils.benchmarks.llm",
 }
 

@@ -16,6 +16,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# The thresholds of the release rules; the generator benchmark's target reads the same ones.
+MARGIN = 0.02  # quality and TSTR: at most this far below the real reference
+DETECTION_MAX = 0.60
+DETECTION_MIN = 0.40  # below it, a classifier finds the rows too close to the training rows
+DCR_SHARE_MAX = 0.55
+MEMBERSHIP_AUC_MAX = 0.55
+
 RULES = {
     "quality_score": "fidelity: quality score (size-matched) at most 0.02 below the real holdout's",
     "detection_auc_gbm": "detection: gradient-boosting AUC at most 0.60 (and not below 0.40, the sign of near copies)",
@@ -57,12 +64,12 @@ def release_verdict(report: pd.DataFrame) -> tuple[bool, list[Check]]:
             value = float(row["value_matched"])
         ref = float(row["reference"]) if pd.notna(row["reference"]) else float("nan")
         passed = {
-            "quality_score": value >= ref - 0.02,
-            "detection_auc_gbm": 0.40 <= value <= 0.60,
-            "tstr_auc": value >= ref - 0.02,
+            "quality_score": value >= ref - MARGIN,
+            "detection_auc_gbm": DETECTION_MIN <= value <= DETECTION_MAX,
+            "tstr_auc": value >= ref - MARGIN,
             "exact_match_rate": value <= (0.0 if pd.isna(ref) else ref) + 1e-9,
-            "dcr_share_closer_to_train": value <= 0.55,
-            "membership_distance_auc": value <= 0.55,
+            "dcr_share_closer_to_train": value <= DCR_SHARE_MAX,
+            "membership_distance_auc": value <= MEMBERSHIP_AUC_MAX,
         }[metric]
         checks.append(Check(metric, rule, value, ref, bool(passed)))
     return all(c.passed for c in checks), checks

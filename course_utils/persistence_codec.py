@@ -34,6 +34,7 @@ COURSE_CLASSES: dict[str, str] = {
     "course_utils.generators.cart_models:LinearDesign": "course_utils.generators.cart_models",
     "course_utils.generators.cart_models:NormModel": "course_utils.generators.cart_models",
     "course_utils.generators.cart_models:LogRegModel": "course_utils.generators.cart_models",
+    "course_utils.generators.survival_tree:SurvivalTreeSampler": "course_utils.generators.survival_tree",
     "course_utils.encoding:ColumnCode": "course_utils.encoding",
     "course_utils.encoding:TableEncoding": "course_utils.encoding",
     "course_utils.evaluation.distances:MixedEncoder": "course_utils.evaluation.distances",

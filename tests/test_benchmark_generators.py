@@ -45,6 +45,7 @@ def test_command_writes_tables_and_plot(tmp_path):
     assert set(summary["generator"]) == {"IndependentMarginals", "CARTSynthesizer"}
     text = (out / "summary.md").read_text()
     assert text.count("\n") == 4 and "CARTSynthesizer" in text
+    assert "| veterans | CARTSynthesizer |" in (out / "target.md").read_text()
     for png in ("privacy_utility.png", "fidelity.png", "fit_time.png"):
         assert (out / png).stat().st_size > 1000, png
     runs = pd.read_csv(out / "runs.csv")
@@ -77,6 +78,7 @@ def test_replot_redraws_the_figures_from_runs_csv_without_running_a_generator(tm
     _fake_runs().to_csv(tmp_path / "runs.csv", index=False)
     (tmp_path / "summary.md").write_text("kept by hand\n")
     assert main(["benchmark", "generators", "--replot", "--out", str(tmp_path)]) == 0
+    assert "| veterans | Slow |" in (tmp_path / "target.md").read_text()  # the target, checked again
     for png in ("privacy_utility.png", "fidelity.png", "fit_time.png"):
         assert (tmp_path / png).stat().st_size > 1000, png
     assert (tmp_path / "summary.md").read_text() == "kept by hand\n"

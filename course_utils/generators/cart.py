@@ -37,6 +37,14 @@ What synthpop users will recognise (synthpop's own argument names in brackets):
   that patient's distance to the nearest other training patient, and draw replacements
   (:mod:`course_utils.generators.closeness_guard`). The ruler is learnt from the training
   table alone, never from a holdout, so the holdout stays a fair judge of privacy.
+- ``survival=("time", "event")`` (synthpop's ``event`` argument with its ``survctree``
+  method): the follow-up time and its event flag are drawn together, from a *survival*
+  tree (:mod:`course_utils.generators.survival_tree`: splits by the log-rank test, leaves
+  of at least ``min_samples_leaf`` patients) that copies one real patient's (time, event)
+  pair per row. A regression tree on the times alone treats a censored time as a death;
+  the survival tree splits where the hazard differs, which is what a Cox model trained on
+  the synthetic rows needs. The event column is moved to just after the time column in the
+  visit sequence (they are one step), and neither may have missing values.
 - Missing values are a state of their own: for a numeric column a missing indicator
   is modelled first (on the columns before it), then the value for the rows drawn as
   observed; for a categorical or binary column "missing" is one more level. Later
@@ -72,6 +80,9 @@ from .base import Synthesizer, repair_frame
 from .cart_models import LeafSampler, LinearDesign, LogRegModel, NormModel
 from .cart_plan import METHODS, Variable, encode_variables, plan_variables
 from .closeness_guard import ClosenessGuard, GuardedDraws, check_factor, check_max_draws
+from .survival_tree import SurvivalTreeSampler
+
+SURVIVAL_METHOD = "survctree"  # synthpop's name for the (time, event) pair's survival tree
 
 __all__ = ["CARTSynthesizer", "METHODS"]
 
@@ -101,6 +112,9 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
             training patients is spread as the patients' own closeness to each other is
             (:mod:`~course_utils.generators.closeness_guard`; a pilot sample after fitting
             sets the thinning).
+        survival: ``None``, or ``(time column, event column)`` of a survival outcome: the pair
+            is drawn from a log-rank survival tree as one real patient's (time, event); see
+            the module docstring.
         max_rejection_draws: for conditions and the closeness guard, give up
             (``ValueError`` for conditions, ``RuntimeError`` for the guard) after
             drawing this many rows per requested row.
@@ -112,6 +126,8 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
     (variable -> method used), ``trees_`` (variable -> fitted scikit-learn tree, for the
     CART variables), ``missing_trees_`` (numeric column -> tree of its missing
     indicator), :meth:`leaf_values` (leaf id -> the training values in that leaf),
+    ``survival_tree_`` (the fitted
+    :class:`~course_utils.generators.survival_tree.SurvivalTreeSampler`, or ``None``),
     ``closeness_guard_`` (the fitted :class:`~course_utils.generators.closeness_guard.ClosenessGuard`,
     or ``None``) and ``closeness_rejection_rate_`` (share of drawn rows the guard threw
     away in the last :meth:`sample`; 0 without a guard).
@@ -127,6 +143,7 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         smoothing: str | dict[str, str | None] | None = None,
         method: str | dict[str, str] = "cart",
         closeness_guard: float | str | None = None,
+        survival: tuple[str, str] | None = None,
         max_rejection_draws: int = 100,
         n_jobs: int | None = None,
         random_state: int | None = None,
@@ -139,6 +156,7 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         self.smoothing = smoothing
         self.method = method
         self.closeness_guard = closeness_guard
+        self.survival = survival
         self.max_rejection_draws = max_rejection_draws
         self.n_jobs = n_jobs
 
@@ -160,8 +178,34 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
             check_factor(self.closeness_guard)
 
     def _variables(self, df: pd.DataFrame) -> list[Variable]:
-        return plan_variables(self.metadata_, self.columns_, df, self.visit_sequence, self.method,
-                              self.smoothing)
+        variables = plan_variables(self.metadata_, self.columns_, df, self.visit_sequence, self.method,
+                                   self.smoothing)
+        if self.survival is None:
+            return variables
+        time, event = self._survival_columns()
+        by_name = {v.name: v for v in variables}
+        for col, kinds, what in ((time, ("integer", "continuous"), "a number of days, months or years"),
+                                 (event, ("binary",), "a 0/1 event flag")):
+            if col not in by_name:
+                raise ValueError(f"survival names column {col!r}, which is not in the table")
+            if by_name[col].kind not in kinds:
+                raise ValueError(f"survival column {col!r} is {by_name[col].kind}; it must be {what}")
+            if by_name[col].has_missing:
+                raise ValueError(f"survival column {col!r} has missing values; a survival tree needs "
+                                 "every time and event flag (drop those rows or impute them first)")
+        # the pair is one step: the event follows its time, and both come from one patient
+        variables.remove(by_name[event])
+        variables.insert(variables.index(by_name[time]) + 1, by_name[event])
+        by_name[time].method = by_name[event].method = SURVIVAL_METHOD
+        by_name[time].smooth = False
+        return variables
+
+    def _survival_columns(self) -> tuple[str, str]:
+        pair = self.survival
+        if (not isinstance(pair, list | tuple) or len(pair) != 2
+                or not all(isinstance(c, str) for c in pair) or pair[0] == pair[1]):
+            raise ValueError(f"survival must be None or (time column, event column), got {pair!r}")
+        return pair[0], pair[1]
 
     def _pred_kinds(self, upto: int) -> list[tuple[str, int]]:
         kinds: list[tuple[str, int]] = []
@@ -181,6 +225,10 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         method = var.method
         bounds = (float(np.nanmin(y)), float(np.nanmax(y))) if numeric else None
         smooth = var.smooth and what == "value"
+        if method == SURVIVAL_METHOD:
+            event = self.vars_[i + 1]  # the pair's event flag, placed right after its time
+            return SurvivalTreeSampler(X, y, self._survival_targets[event.name], self.min_samples_leaf,
+                                       self.max_depth)
         if method == "sample" or X.shape[1] == 0 and method == "cart":
             return LeafSampler(None, None, y, smooth, bounds)
         if method == "cart":
@@ -200,11 +248,14 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         self.vars_ = self._variables(df)
         Z, targets = encode_variables(self.vars_, df, self.metadata_)
         self.n_predictors_ = Z.shape[1]
+        self._survival_targets = targets
         seeds = self._rng.integers(0, 2**31 - 1, size=(len(self.vars_), 2))
         jobs = []
         for i, var in enumerate(self.vars_):
             X = Z[:, : var.pred_start]
             y = targets[var.name]
+            if var.method == SURVIVAL_METHOD and not var.numeric:
+                continue  # the event flag: drawn with its time, by the time's survival tree
             if var.numeric and var.has_missing:
                 miss = np.isnan(y)
                 jobs.append((i, "missing", X, miss.astype(float), seeds[i, 1]))
@@ -214,15 +265,18 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._fit_one)(i, X, y, int(seed), what) for i, what, X, y, seed in jobs
         )
+        del self._survival_targets
         self.models_: dict[str, dict[str, Any]] = {v.name: {} for v in self.vars_}
         for (i, what, *_), model in zip(jobs, fitted, strict=True):
             self.models_[self.vars_[i].name][what] = model
+        self.survival_tree_ = next((m["value"] for m in self.models_.values()
+                                    if isinstance(m.get("value"), SurvivalTreeSampler)), None)
         self.visit_sequence_ = [v.name for v in self.vars_]
         self.methods_ = {v.name: v.method for v in self.vars_}
         self.trees_ = {
             name: m["value"].tree
             for name, m in self.models_.items()
-            if isinstance(m["value"], LeafSampler) and m["value"].tree is not None
+            if isinstance(m.get("value"), LeafSampler) and m["value"].tree is not None
         }
         self.missing_trees_ = {
             name: m["missing"].tree
@@ -305,11 +359,16 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
                 encoded[var.name] = float(value)
         fixed: dict[str, float] = {}
         for var in self.vars_:
-            if var.name not in encoded:
+            if var.name not in encoded or var.method == SURVIVAL_METHOD:  # the pair is drawn, never set
                 break
             fixed[var.name] = encoded.pop(var.name)
         for name, code in encoded.items():
             var = self._var(name)
+            if var.method == SURVIVAL_METHOD and var.kind == "continuous":
+                raise ValueError(
+                    f"condition on {name!r}: a continuous survival time is drawn with its event flag "
+                    "from the survival tree and cannot be fixed; condition on the event flag instead"
+                )
             if var.kind in ("continuous", "datetime"):
                 raise ValueError(
                     f"condition on {name!r}: a {var.kind} column can only be fixed when it comes "
@@ -361,8 +420,15 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         for var in self.vars_:
             X = Z[:, : var.pred_start]
             models = self.models_[var.name]
+            if var.name in out:  # an event flag, drawn with its time
+                continue
             if var.name in fixed:
                 y = np.full(n, fixed[var.name])
+            elif var.method == SURVIVAL_METHOD:
+                y, flag = models["value"].draw(X, rng)
+                event = self.vars_[self.vars_.index(var) + 1]
+                out[event.name] = flag
+                Z[:, event.pred_start] = flag
             elif var.numeric and "missing" in models:
                 miss = models["missing"].draw(X, n, rng) > 0.5
                 y = np.full(n, np.nan)

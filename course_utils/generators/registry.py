@@ -13,7 +13,9 @@ module); nothing else needs editing::
 ``fast_params`` are the settings for tests and quick runs (few epochs, small layers);
 ``default_params`` are the course's recommended settings for a real run (the
 benchmarks use them). ``target`` names the keyword through which a generator is told
-the table's outcome column (SMOTE needs one), or ``None``. ``saves=False`` marks a
+the table's outcome column (SMOTE needs one), or ``None``; ``survival`` names the keyword
+through which it may be told a survival table's ``(time, event)`` pair (CART draws the pair
+from a survival tree), or ``None``. ``saves=False`` marks a
 generator whose ``save`` refuses (SDV's, whose models only pickle can hold).
 """
 
@@ -48,6 +50,7 @@ class GeneratorEntry:
     supports_conditions: bool = False
     handles_missing: bool = True
     target: str | None = None
+    survival: str | None = None
     fast_params: Mapping[str, Any] = field(default_factory=dict)
     default_params: Mapping[str, Any] = field(default_factory=dict)
     in_benchmark: bool = True
@@ -60,10 +63,12 @@ class GeneratorEntry:
         return getattr(importlib.import_module(self.module, package), self.class_name or self.name)
 
     def make(self, random_state: int | None = 0, *, fast: bool = False,
-             target: str | None = None, **overrides: Any) -> Any:
+             target: str | None = None, survival: tuple[str, str] | None = None, **overrides: Any) -> Any:
         """An unfitted generator at the registered settings (``fast=True``: test settings).
 
-        ``target`` is passed through the entry's ``target`` keyword when it has one;
+        ``target`` is passed through the entry's ``target`` keyword when it has one (and
+        is then required); ``survival``, a table's ``(time, event)`` pair, through the
+        entry's ``survival`` keyword when it has one (a generator without one ignores it);
         ``overrides`` win over the registered settings.
         """
         params = dict(self.fast_params if fast else self.default_params)
@@ -73,6 +78,8 @@ class GeneratorEntry:
             if target is None:
                 raise ValueError(f"{self.name} needs the table's outcome column: pass target=...")
             params[self.target] = target
+        if self.survival is not None and survival is not None:
+            params[self.survival] = tuple(survival)
         params.update(overrides)
         return self.load()(random_state=random_state, **params)
 
@@ -146,7 +153,7 @@ for _entry in (
     GeneratorEntry("CARTSynthesizer", ".cart", "trees", "05",
                    "one decision tree per column, drawn column by column (synthpop-style)",
                    supports_conditions=True, fast_params={"closeness_guard": "match"},
-                   default_params={"closeness_guard": "match"}),
+                   default_params={"closeness_guard": "match"}, survival="survival"),
     GeneratorEntry("VAESynthesizer", ".vae", "deep", "06",
                    "variational autoencoder for mixed clinical columns", needs_torch=True,
                    supports_conditions=True,
