@@ -64,6 +64,9 @@ def synthesize_main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the synthetic CSV to write")
     p.add_argument("--target", default=None, help="outcome column: stratifies the split")
     p.add_argument("--drop", nargs="*", default=[], help="columns to leave out (identifiers)")
+    p.add_argument("--survival", nargs=2, default=None, metavar=("TIME", "EVENT"),
+                   help="a survival outcome's follow-up time and 0/1 event columns: CART draws "
+                        "each pair from one real patient of a survival tree (other methods ignore it)")
     p.add_argument("--test-size", type=float, default=0.3, help="holdout share (default 0.3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", help="the generator's quick test settings")
@@ -89,8 +92,12 @@ def synthesize_main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {spec.kind}" + (f" {list(spec.categories)[:6]}" if spec.categories else ""))
         if entry.target is not None and args.target is None:
             raise ValueError(f"method {args.method!r} needs --target (its outcome column)")
-        gen = entry.make(args.seed, fast=args.fast, target=args.target) if entry.target else \
-            entry.make(args.seed, fast=args.fast)
+        for col in args.survival or ():
+            if col not in df.columns:
+                raise ValueError(f"{args.csv}: --survival names column {col!r}, which is not in the "
+                                 f"table; columns are {list(df.columns)}")
+        gen = entry.make(args.seed, fast=args.fast, target=args.target,
+                         survival=tuple(args.survival) if args.survival else None)
         gen.fit(train, meta)
         synthetic = gen.sample(len(train) if args.rows is None else args.rows)
     except (OSError, ValueError, TypeError) as exc:

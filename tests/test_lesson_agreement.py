@@ -259,3 +259,32 @@ def test_lesson05_copula_mixture_by_hand_agrees_with_the_package():
     assert max(auc["ours"], auc["package"]) < auc["one copula"] - 0.05
     assert abs(dcr(train, ours, holdout, meta).share_closer_to_train
                - dcr(train, package, holdout, meta).share_closer_to_train) < 0.08
+
+
+def test_lesson05_survival_tree_by_hand_agrees_with_the_package():
+    from course_utils.data import load_veterans
+
+    lesson = exported_namespace("notebooks/05_sequential_cart.ipynb")
+    vet, meta = load_veterans(return_metadata=True)
+    train, _ = train_holdout_split(vet, stratify="status", random_state=SEED)
+    covariates = [c for c in vet.columns if c not in ("survival_days", "status")]
+    X = np.column_stack([train[c].cat.codes if train[c].dtype == "category" else train[c]
+                         for c in covariates]).astype(float)
+    time, event = train["survival_days"].to_numpy(float), train["status"].to_numpy()
+    ours = lesson["grow_survival_tree"](X, time, event)
+    package = CARTSynthesizer(survival=("survival_days", "status"), random_state=SEED).fit(train, meta)
+    tree = package.survival_tree_
+    assert package.predictors("survival_days") == covariates  # the same predictors, in the same order
+
+    def leaves(node):  # the lesson's tree as sorted groups of training rows
+        return [sorted(node["rows"])] if "rows" in node else leaves(node["left"]) + leaves(node["right"])
+
+    assert tree.feature_[0] == ours["feature"] and tree.threshold_[0] == ours["cut"]
+    mine = sorted(map(tuple, leaves(ours)))
+    # the package's leaves as groups of training rows, found by dropping the rows down its tree
+    landed = tree.apply(X)
+    theirs = sorted(tuple(np.flatnonzero(landed == leaf)) for leaf in np.unique(landed))
+    assert mine == theirs and len(mine) > 2
+    t, e = lesson["draw_pairs"](ours, X[::-1], time, event, np.random.default_rng(0))
+    real = set(zip(time.tolist(), event.tolist(), strict=True))
+    assert all(p in real for p in zip(t.tolist(), e.tolist(), strict=True))

@@ -240,3 +240,18 @@ def test_evaluate_reads_yaml_overrides_and_names_an_unknown_column(tmp_path, cap
     assert "meta.yml" in err and "overrides.weight" in err and "columns are ['age', 'sex', 'y']" in err
     good = _write(tmp_path, "good.yaml", "overrides:\n  y: categorical\n")
     assert main([*args, "--metadata", str(good)]) == 0
+
+
+def test_synthesize_draws_a_survival_pair_from_one_patient(tmp_path, capsys):
+    data = tmp_path / "veterans.csv"
+    real = load_veterans()
+    real.to_csv(data, index=False)
+    out = tmp_path / "s.csv"
+    assert main(["synthesize", str(data), "--target", "status", "--survival", "survival_days", "status",
+                 "--rows", "300", "--out", str(out)]) == 0
+    synth = pd.read_csv(out)
+    pairs = set(zip(real["survival_days"], real["status"], strict=True))
+    assert all(p in pairs for p in zip(synth["survival_days"], synth["status"], strict=True))
+    assert main(["synthesize", str(data), "--survival", "days", "status", "--out", str(tmp_path / "t.csv")]) == 2
+    assert "--survival names column 'days'" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
