@@ -129,9 +129,12 @@ def test_conditions_seeds_and_files_work_with_the_pair(veterans, tmp_path):
     assert (alive["status"] == 0).all()
     censored = set(df.loc[df["status"] == 0, "survival_days"])
     assert set(alive["survival_days"]) <= censored  # still real censored follow-ups
-    first = CARTSynthesizer(survival=VETERANS_PAIR, visit_sequence=["survival_days"], random_state=0)
-    with pytest.raises(ValueError):  # the pair is drawn, never fixed: a time that is not drawn fails
-        first.fit(df, meta).sample(5, conditions={"survival_days": 10_000})
+    first = CARTSynthesizer(survival=VETERANS_PAIR, visit_sequence=["survival_days"], random_state=0,
+                            max_rejection_draws=5).fit(df, meta)
+    assert (first.sample(3, conditions={"survival_days": 72})["survival_days"] == 72).all()
+    # the pair is drawn, never set: a time no patient had is waited for in vain, even first in the order
+    with pytest.raises(ValueError, match="met by only 0"):
+        first.sample(3, conditions={"survival_days": 5})
     a = CARTSynthesizer(survival=VETERANS_PAIR, random_state=7).fit(df, meta).sample(50)
     b = CARTSynthesizer(survival=VETERANS_PAIR, random_state=7).fit(df, meta).sample(50)
     pd.testing.assert_frame_equal(a, b)

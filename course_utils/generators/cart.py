@@ -223,12 +223,10 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         var = self.vars_[i]
         numeric = var.numeric and what == "value"
         method = var.method
+        if method == SURVIVAL_METHOD:  # y holds the times and the event flags, side by side
+            return SurvivalTreeSampler(X, y[:, 0], y[:, 1], self.min_samples_leaf, self.max_depth)
         bounds = (float(np.nanmin(y)), float(np.nanmax(y))) if numeric else None
         smooth = var.smooth and what == "value"
-        if method == SURVIVAL_METHOD:
-            event = self.vars_[i + 1]  # the pair's event flag, placed right after its time
-            return SurvivalTreeSampler(X, y, self._survival_targets[event.name], self.min_samples_leaf,
-                                       self.max_depth)
         if method == "sample" or X.shape[1] == 0 and method == "cart":
             return LeafSampler(None, None, y, smooth, bounds)
         if method == "cart":
@@ -248,14 +246,16 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         self.vars_ = self._variables(df)
         Z, targets = encode_variables(self.vars_, df, self.metadata_)
         self.n_predictors_ = Z.shape[1]
-        self._survival_targets = targets
         seeds = self._rng.integers(0, 2**31 - 1, size=(len(self.vars_), 2))
         jobs = []
         for i, var in enumerate(self.vars_):
             X = Z[:, : var.pred_start]
             y = targets[var.name]
-            if var.method == SURVIVAL_METHOD and not var.numeric:
-                continue  # the event flag: drawn with its time, by the time's survival tree
+            if var.method == SURVIVAL_METHOD:
+                if var.numeric:  # the time; its event flag comes right after it in the order
+                    pair = np.column_stack([y, targets[self.vars_[i + 1].name]])
+                    jobs.append((i, "value", X, pair, seeds[i, 0]))
+                continue  # the event flag itself is drawn with its time
             if var.numeric and var.has_missing:
                 miss = np.isnan(y)
                 jobs.append((i, "missing", X, miss.astype(float), seeds[i, 1]))
@@ -265,7 +265,6 @@ class CARTSynthesizer(GuardedDraws, Synthesizer):
         fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(self._fit_one)(i, X, y, int(seed), what) for i, what, X, y, seed in jobs
         )
-        del self._survival_targets
         self.models_: dict[str, dict[str, Any]] = {v.name: {} for v in self.vars_}
         for (i, what, *_), model in zip(jobs, fitted, strict=True):
             self.models_[self.vars_[i].name][what] = model
