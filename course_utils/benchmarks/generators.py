@@ -115,6 +115,25 @@ def references(train: pd.DataFrame, holdout: pd.DataFrame, meta: Any, seed: int)
             "detection_auc_holdout": detection_auc(train, holdout, "gbm", meta, random_state=seed)}
 
 
+def fit_and_score(entry: Any, dataset: str, train: pd.DataFrame, holdout: pd.DataFrame, meta: Any,
+                  target: str, seed: int, fast: bool = False) -> dict[str, Any]:
+    """One generator (a registry entry) fitted on ``train`` with ``seed`` and scored against
+    ``holdout``: ``fit_s`` and the :func:`score` metrics, or an ``error`` (a generator that
+    fails on a table must not stop a benchmark)."""
+    survival = SURVIVAL.get(dataset)
+    row: dict[str, Any] = {}
+    try:
+        gen = entry.make(seed, fast=fast, target=target, survival=survival)
+        start = time.perf_counter()
+        gen.fit(train, meta)
+        row["fit_s"] = time.perf_counter() - start
+        synthetic = gen.sample(len(train), random_state=seed)
+        row.update(score(train, synthetic, holdout, meta, target, seed, survival))
+    except Exception as exc:  # e.g. SMOTE on missing values, or rows of one outcome class
+        row["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    return row
+
+
 def run_benchmark(datasets=DATASETS, seeds=(0, 1, 2), fast: bool = False, only=None,
                   progress: bool = True) -> pd.DataFrame:
     """One row per (dataset, generator, seed) with :data:`METRICS`, or an ``error``."""
@@ -134,18 +153,8 @@ def run_benchmark(datasets=DATASETS, seeds=(0, 1, 2), fast: bool = False, only=N
         for seed in seeds:
             ref = references(train, holdout, meta, seed)
             for entry in entries:
-                row: dict[str, Any] = {"dataset": name, "generator": entry.name, "seed": seed, **ref}
-                try:
-                    gen = entry.make(seed, fast=fast, target=target,
-                                     survival=SURVIVAL.get(name))
-                    start = time.perf_counter()
-                    gen.fit(train, meta)
-                    row["fit_s"] = time.perf_counter() - start
-                    synthetic = gen.sample(len(train), random_state=seed)
-                    row.update(score(train, synthetic, holdout, meta, target, seed, SURVIVAL.get(name)))
-                except Exception as exc:  # one generator's failure must not stop the table
-                    row["error"] = f"{type(exc).__name__}: {exc}"[:300]
-                rows.append(row)
+                rows.append({"dataset": name, "generator": entry.name, "seed": seed, **ref,
+                             **fit_and_score(entry, name, train, holdout, meta, target, seed, fast)})
                 bar.set_postfix_str(f"{name} {entry.name}")
                 bar.update()
     bar.close()

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from .generators import (
     METRICS,
     SURVIVAL,
     combine_runs,
+    fit_and_score,
     load_split,
     references,
     score,
@@ -83,19 +83,8 @@ def run_splits(dataset: str, n_splits: int = 30, generators: tuple[str, ...] | N
         train, holdout, meta, target = load_split(dataset, split_seed=SEED + 1 + k)
         ref = references(train, holdout, meta, k)
         for entry in entries:
-            row: dict[str, Any] = {"dataset": dataset, "generator": entry.name, "split": k,
-                                   "split_seed": SEED + 1 + k, **ref}
-            try:
-                gen = entry.make(k, fast=fast, target=target,
-                                 survival=SURVIVAL.get(dataset))
-                start = time.perf_counter()
-                gen.fit(train, meta)
-                row["fit_s"] = time.perf_counter() - start
-                synthetic = gen.sample(len(train), random_state=k)
-                row.update(score(train, synthetic, holdout, meta, target, k, SURVIVAL.get(dataset)))
-            except Exception as exc:  # e.g. synthetic rows with one outcome class: the others go on
-                row["error"] = f"{type(exc).__name__}: {exc}"[:300]
-            rows.append(row)
+            rows.append({"dataset": dataset, "generator": entry.name, "split": k, "split_seed": SEED + 1 + k,
+                         **ref, **fit_and_score(entry, dataset, train, holdout, meta, target, k, fast)})
             bar.update()
         # the floor of the paired gaps: real patients, drawn with replacement as a generator draws
         resampled = train.sample(len(train), replace=True, random_state=k).reset_index(drop=True)
