@@ -68,8 +68,8 @@ class SurvivalTreeSampler:
         min_samples_leaf: fewest training rows per leaf.
         max_depth: optional depth limit.
 
-    Attributes (flat arrays over nodes): ``feature`` (-1 for a leaf), ``threshold``,
-    ``left``, ``right``; ``start`` and ``count`` of each leaf's rows in ``time`` and
+    Attributes (flat arrays over nodes): ``feature_`` (-1 for a leaf), ``threshold_``,
+    ``left_``, ``right_``; ``start`` and ``count`` of each leaf's rows in ``time`` and
     ``event`` (stored sorted by leaf).
     """
 
@@ -77,12 +77,11 @@ class SurvivalTreeSampler:
                  max_depth: int | None = None):
         X = np.asarray(X, dtype=float).reshape(len(time), -1)
         time, event = np.asarray(time, dtype=float), np.asarray(event, dtype=float)
-        self.feature: list[int] = []
-        self.threshold: list[float] = []
-        self.left: list[int] = []
-        self.right: list[int] = []
+        feature: list[int] = [-1]  # node 0, the root; a split appends its two children
+        threshold: list[float] = [np.nan]
+        children: list[tuple[int, int]] = [(-1, -1)]
         leaf_rows: dict[int, np.ndarray] = {}
-        stack = [(np.arange(len(time)), 0, self._new_node())]
+        stack = [(np.arange(len(time)), 0, 0)]
         while stack:
             rows, depth, node = stack.pop()
             split = None
@@ -93,33 +92,24 @@ class SurvivalTreeSampler:
                 continue
             j, cut = split
             goes_left = X[rows, j] <= cut  # NaN compares False: missing goes right
-            self.feature[node], self.threshold[node] = j, cut
-            self.left[node], self.right[node] = self._new_node(), self._new_node()
-            stack.append((rows[~goes_left], depth + 1, self.right[node]))
-            stack.append((rows[goes_left], depth + 1, self.left[node]))
-        nodes = len(self.feature)
-        self.start = np.zeros(nodes, dtype=np.intp)
-        self.count = np.zeros(nodes, dtype=np.intp)
-        order: list[np.ndarray] = []
+            left, right = len(feature), len(feature) + 1
+            feature[node], threshold[node], children[node] = j, cut, (left, right)
+            feature += [-1, -1]
+            threshold += [np.nan, np.nan]
+            children += [(-1, -1), (-1, -1)]
+            stack.append((rows[~goes_left], depth + 1, right))
+            stack.append((rows[goes_left], depth + 1, left))
+        self.feature_ = np.asarray(feature, dtype=np.intp)
+        self.threshold_ = np.asarray(threshold, dtype=float)
+        self.left_, self.right_ = (np.asarray(side, dtype=np.intp) for side in zip(*children, strict=True))
+        self.start = np.zeros(len(feature), dtype=np.intp)
+        self.count = np.zeros(len(feature), dtype=np.intp)
         offset = 0
         for node in sorted(leaf_rows):
             self.start[node], self.count[node] = offset, len(leaf_rows[node])
-            order.append(leaf_rows[node])
             offset += len(leaf_rows[node])
-        idx = np.concatenate(order)
+        idx = np.concatenate([leaf_rows[node] for node in sorted(leaf_rows)])
         self.time, self.event = time[idx], event[idx]
-        self.feature_ = np.asarray(self.feature, dtype=np.intp)
-        self.threshold_ = np.asarray(self.threshold, dtype=float)
-        self.left_ = np.asarray(self.left, dtype=np.intp)
-        self.right_ = np.asarray(self.right, dtype=np.intp)
-        del self.feature, self.threshold, self.left, self.right
-
-    def _new_node(self) -> int:
-        self.feature.append(-1)
-        self.threshold.append(np.nan)
-        self.left.append(-1)
-        self.right.append(-1)
-        return len(self.feature) - 1
 
     @property
     def n_leaves(self) -> int:
