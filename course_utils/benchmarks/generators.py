@@ -168,16 +168,19 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return ok.groupby(["dataset", "generator"], sort=False)[cols].mean().reset_index()
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table: the header, the rule under it, one line per row."""
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
 def markdown(summary: pd.DataFrame) -> str:
     """The summary as a Markdown table (the README shows it)."""
     shown = summary.rename(columns={"quality_holdout": "quality (holdout)",
                                     "detection_auc_holdout": "detection (holdout)"})
-    head = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
-    body = ["| " + " | ".join(("-" if np.isnan(v) else f"{v:.3f}") if isinstance(v, float) else str(v)
-                              for v in r) + " |"
+    rows = [[("-" if np.isnan(v) else f"{v:.3f}") if isinstance(v, float) else str(v) for v in r]
             for r in shown.itertuples(index=False)]
-    return "\n".join([head, rule, *body]) + "\n"
+    return "\n".join(markdown_table(list(shown.columns), rows)) + "\n"
 
 
 # The course's target for one generator at its registered settings (mean over seeds): each
@@ -227,16 +230,15 @@ def target_markdown(summary: pd.DataFrame) -> str:
     meet every criterion on every table in ``summary`` (or a line saying none does)."""
     check = target_check(summary)
     legend = "; ".join(f"{key}: {text}" for key, (text, *_) in TARGET.items())
-    head = "| dataset | generator | " + " | ".join([*TARGET, "all"]) + " |"
-    rule = "|" + "|".join("---" for _ in range(len(TARGET) + 3)) + "|"
     word = {True: "yes", False: "no", None: "n/a"}
-    body = ["| " + " | ".join([r.dataset, r.generator, *(word[getattr(r, k)] for k in [*TARGET, "all"])]) + " |"
+    rows = [[r.dataset, r.generator, *(word[getattr(r, k)] for k in [*TARGET, "all"])]
             for r in check.itertuples(index=False)]
+    table = markdown_table(["dataset", "generator", *TARGET, "all"], rows)
     every = check.groupby("generator", sort=False)["all"].all()
     tables = ", ".join(dict.fromkeys(check["dataset"]))
     verdict = (f"Every criterion on every table ({tables}): {', '.join(every[every].index)}."
                if every.any() else f"No generator meets every criterion on every table ({tables}).")
-    return "\n".join([f"Target ({legend}).", "", head, rule, *body, "", verdict]) + "\n"
+    return "\n".join([f"Target ({legend}).", "", *table, "", verdict]) + "\n"
 
 
 def peers_note() -> str | None:

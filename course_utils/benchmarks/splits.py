@@ -55,6 +55,7 @@ from .generators import (
     combine_runs,
     fit_and_score,
     load_split,
+    markdown_table,
     references,
     score,
     target_markdown,
@@ -81,15 +82,15 @@ def run_splits(dataset: str, n_splits: int = 30, generators: tuple[str, ...] | N
     bar = tqdm(total=n_splits * len(entries), desc=f"splits of {dataset}", disable=not progress)
     for k in range(n_splits):
         train, holdout, meta, target = load_split(dataset, split_seed=SEED + 1 + k)
-        ref = references(train, holdout, meta, k)
+        common = {"split": k, "split_seed": SEED + 1 + k, **references(train, holdout, meta, k)}
         for entry in entries:
-            rows.append({"dataset": dataset, "generator": entry.name, "split": k, "split_seed": SEED + 1 + k,
-                         **ref, **fit_and_score(entry, dataset, train, holdout, meta, target, k, fast)})
+            rows.append({"dataset": dataset, "generator": entry.name, **common,
+                         **fit_and_score(entry, dataset, train, holdout, meta, target, k, fast)})
             bar.update()
         # the floor of the paired gaps: real patients, drawn with replacement as a generator draws
         resampled = train.sample(len(train), replace=True, random_state=k).reset_index(drop=True)
-        rows.append({"dataset": dataset, "generator": RESAMPLED, "split": k, "split_seed": SEED + 1 + k,
-                     **ref, **score(train, resampled, holdout, meta, target, k, SURVIVAL.get(dataset))})
+        rows.append({"dataset": dataset, "generator": RESAMPLED, **common,
+                     **score(train, resampled, holdout, meta, target, k, SURVIVAL.get(dataset))})
     bar.close()
     runs = pd.DataFrame(rows)
     for name, (a, b) in DIFFERENCES.items():
@@ -114,13 +115,10 @@ def splits_markdown(summary: pd.DataFrame) -> str:
     """``mean ± se`` of the utility and privacy scores, a row per generator."""
     shown = [c for c in ("quality", "detection_auc", "trtr_auc", "tstr_minus_trtr_auc", "trtr_cindex",
                          "tstr_minus_trtr_cindex", "dcr_share") if c in summary.columns]
-    head = "| dataset | generator | splits | " + " | ".join(shown) + " |"
-    rule = "|" + "|".join("---" for _ in range(len(shown) + 3)) + "|"
-    body = []
-    for _, r in summary.iterrows():
-        cells = ["-" if not np.isfinite(r[c]) else f"{r[c]:.3f} ± {r[c + '_se']:.3f}" for c in shown]
-        body.append("| " + " | ".join([r["dataset"], r["generator"], str(int(r["n_splits"])), *cells]) + " |")
-    return "\n".join([head, rule, *body]) + "\n"
+    rows = [[r["dataset"], r["generator"], str(int(r["n_splits"])),
+             *("-" if not np.isfinite(r[c]) else f"{r[c]:.3f} ± {r[c + '_se']:.3f}" for c in shown)]
+            for _, r in summary.iterrows()]
+    return "\n".join(markdown_table(["dataset", "generator", "splits", *shown], rows)) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
